@@ -1,0 +1,1 @@
+"""fetal-compress subcommands: one module each, discovered by compress.cli."""

@@ -1,0 +1,3 @@
+from edge.registry import Registry
+
+BACKENDS: Registry = Registry("backend")

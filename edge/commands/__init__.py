@@ -1,0 +1,1 @@
+"""fetal-edge subcommands: one module each, discovered by edge.cli."""

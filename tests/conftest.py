@@ -1,0 +1,28 @@
+"""Shared fixtures. Real data is read from $FETAL_EDGE_DATA or ../shared/data (never copied here)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("FETAL_EDGE_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not (DATA / "README.md").is_file():
+        pytest.skip(f"real data not found at {DATA}; set FETAL_EDGE_DATA to the shared data folder")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def hc18_dir(data_dir: Path) -> Path:
+    return data_dir / "hc18"
+
+
+@pytest.fixture(scope="session")
+def planes_dir(data_dir: Path) -> Path:
+    return data_dir / "planes"
