@@ -1,6 +1,7 @@
 """Firmware config: one YAML file per device class, one section per stage.
 
-Each stage module owns its section: it registers a parser with `@SECTIONS.register("name")` that turns
+Each stage owns its section: a module `edge/settings/<section>.py` registers a parser with
+`@SECTIONS.register("<section>")` that turns
 the raw mapping into a frozen settings dataclass, raising ConfigError naming the key and what is valid.
 `load_config(path)` parses every section present and rejects unknown sections. Nothing deep in the code
 reads argv or environment variables: settings flow from here.
@@ -22,13 +23,6 @@ log = logging.getLogger(__name__)
 SectionParser = Callable[[Mapping[str, Any]], Any]
 SECTIONS: Registry[SectionParser] = Registry("config section")
 
-# modules that register section parsers; imported before parsing so every section is known
-SECTION_MODULES: list[str] = []
-
-
-def register_section_module(module: str) -> None:
-    if module not in SECTION_MODULES:
-        SECTION_MODULES.append(module)
 
 
 def check_keys(d: Any, section: str, allowed: set[str], required: set[str] = frozenset()) -> Mapping[str, Any]:
@@ -86,8 +80,13 @@ class Config:
 
 
 def _import_section_modules() -> None:
-    for module in SECTION_MODULES:
-        importlib.import_module(module)
+    """Every module in edge/settings/ registers the parser of the section it is named after."""
+    import pkgutil
+
+    import edge.settings
+
+    for m in pkgutil.iter_modules(edge.settings.__path__):
+        importlib.import_module(f"edge.settings.{m.name}")
 
 
 def parse_config(raw: Any, path: Path | None = None) -> Config:

@@ -1,0 +1,1 @@
+"""Readers of the real development data (paths from compress.paths)."""

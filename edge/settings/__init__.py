@@ -1,0 +1,1 @@
+"""Config section parsers: one module per section, named after it (see edge.config)."""
