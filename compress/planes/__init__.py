@@ -1,0 +1,1 @@
+"""Workstation side of plane classification: augmentation, teacher, distillation, evaluation."""

@@ -1,0 +1,1 @@
+"""Standard-plane classification on the device: taxonomy, classifier, temporal smoothing."""
