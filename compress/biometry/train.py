@@ -1,0 +1,121 @@
+"""Train the head-segmentation teacher, then the student distilled from it (plus Dice + BCE on the labels).
+
+Model selection uses the val subjects only; test subjects are never loaded here.
+Checkpoints: `<out>/<role>.pt` = {"state_dict", "role", "width_mult"|"base", "epoch", "val_dice", "spec"}.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from compress.biometry.dataset import PREPROCESSING, Augment, HC18SegDataset
+from compress.distill_loss import distillation_loss
+from compress.nets.segnet import build_student, build_teacher, count_params
+
+log = logging.getLogger(__name__)
+ROLES = ("teacher", "student")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: Path
+    out: Path
+    role: str = "student"            # "teacher" | "student"
+    epochs: int = 20
+    batch: int = 8
+    lr: float = 3e-3
+    max_minutes: float = 25.0        # stop (keeping the best checkpoint) when the wall budget is spent
+    width_mult: float = 1.0
+    teacher_base: int = 12
+    teacher: Path | None = None      # teacher checkpoint for distillation (student only)
+    temperature: float = 2.0
+    alpha: float = 0.5
+    seed: int = 0
+    threads: int = 1
+
+
+def dice_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    p = torch.sigmoid(logits)
+    inter = (p * target).sum((1, 2, 3))
+    dice = 1 - (2 * inter + 1) / (p.sum((1, 2, 3)) + target.sum((1, 2, 3)) + 1)
+    return F.binary_cross_entropy_with_logits(logits, target) + dice.mean()
+
+
+@torch.no_grad()
+def val_dice(model: torch.nn.Module, loader: DataLoader) -> float:
+    model.eval()
+    scores = []
+    for x, m in loader:
+        p = (model(x) > 0).float()
+        t = (m > 0.5).float()
+        scores += (2 * (p * t).sum((1, 2, 3)) / (p.sum((1, 2, 3)) + t.sum((1, 2, 3))).clamp_min(1)).tolist()
+    return float(np.mean(scores))
+
+
+def load_checkpoint(path: Path) -> torch.nn.Module:
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    model = build_teacher(ck["base"]) if ck["role"] == "teacher" else build_student(ck["width_mult"])
+    model.load_state_dict(ck["state_dict"])
+    return model.eval()
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Train one network; returns a summary dict (also written to `<out>/<role>_summary.json`)."""
+    if cfg.role not in ROLES:
+        raise ValueError(f"role {cfg.role!r} is not one of {ROLES}")
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    cache = cfg.out / "cache"
+    train_ds = HC18SegDataset(cfg.data, "train", cache, augment=Augment(), seed=cfg.seed)
+    val_ds = HC18SegDataset(cfg.data, "val", cache)
+    loader = DataLoader(train_ds, batch_size=cfg.batch, shuffle=True, drop_last=True)
+    val_loader = DataLoader(val_ds, batch_size=16)
+    model = build_teacher(cfg.teacher_base) if cfg.role == "teacher" else build_student(cfg.width_mult)
+    teacher = load_checkpoint(cfg.teacher) if (cfg.role == "student" and cfg.teacher) else None
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * len(loader), pct_start=0.1)
+    log.info("training %s (%d params) on %d train / %d val images, distil=%s", cfg.role, count_params(model),
+             len(train_ds), len(val_ds), teacher is not None)
+    best, history, t0 = -1.0, [], time.time()
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    for epoch in range(cfg.epochs):
+        model.train()
+        losses = []
+        for x, m in loader:
+            logits = model(x)
+            loss = dice_bce(logits, m)
+            if teacher is not None:
+                with torch.no_grad():
+                    t_logits = teacher(x)
+                loss = distillation_loss(logits, t_logits, loss, cfg.temperature, cfg.alpha)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(float(loss))
+        vd = val_dice(model, val_loader)
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_dice": vd,
+                        "minutes": (time.time() - t0) / 60})
+        log.info("%s epoch %d loss %.4f val dice %.4f (%.1f min)", cfg.role, epoch, np.mean(losses), vd,
+                 history[-1]["minutes"])
+        if vd > best:
+            best = vd
+            torch.save({"state_dict": model.state_dict(), "role": cfg.role, "width_mult": cfg.width_mult,
+                        "base": cfg.teacher_base, "epoch": epoch, "val_dice": vd, "spec": PREPROCESSING},
+                       cfg.out / f"{cfg.role}.pt")
+        if (time.time() - t0) / 60 > cfg.max_minutes:
+            log.warning("wall budget of %.0f min spent after epoch %d; stopping", cfg.max_minutes, epoch)
+            break
+    summary = {"config": {k: str(v) for k, v in asdict(cfg).items()}, "params": count_params(model),
+               "best_val_dice": best, "history": history}
+    (cfg.out / f"{cfg.role}_summary.json").write_text(json.dumps(summary, indent=1))
+    return summary

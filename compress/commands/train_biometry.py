@@ -1,0 +1,46 @@
+"""`fetal-compress train-biometry`: train the head-segmentation teacher and/or the distilled student."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from compress.paths import require_data_dir
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-biometry", help="train head segmentation (teacher, then distilled student) on HC18")
+    p.add_argument("--data", type=Path, default=None, help="data folder holding hc18/ (default: $FETAL_EDGE_DATA)")
+    p.add_argument("--out", type=Path, default=Path("runs/biometry"), help="checkpoint folder")
+    p.add_argument("--role", choices=("teacher", "student", "both"), default="both")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--teacher-epochs", type=int, default=None, help="epochs for the teacher (default: --epochs)")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--width-mult", type=float, default=1.0, help="student width multiplier")
+    p.add_argument("--no-distill", action="store_true", help="train the student on labels only")
+    p.add_argument("--max-minutes", type=float, default=25.0, help="wall budget per network")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from compress.biometry.train import TrainConfig, train
+    from edge.errors import ConfigError
+
+    if args.epochs < 1 or args.batch < 1:
+        raise ConfigError(f"--epochs ({args.epochs}) and --batch ({args.batch}) must be >= 1")
+    data = require_data_dir(args.data, "hc18")
+    common = dict(data=data, out=args.out, batch=args.batch, lr=args.lr, max_minutes=args.max_minutes,
+                  threads=args.threads, width_mult=args.width_mult)
+    if args.role in ("teacher", "both"):
+        s = train(TrainConfig(role="teacher", epochs=args.teacher_epochs or args.epochs, **common))
+        print(json.dumps({"role": "teacher", "best_val_dice": s["best_val_dice"], "params": s["params"]}))
+    if args.role in ("student", "both"):
+        teacher = None if args.no_distill else args.out / "teacher.pt"
+        if teacher is not None and not teacher.is_file():
+            raise ConfigError(f"teacher checkpoint {teacher} not found; train it first or pass --no-distill")
+        s = train(TrainConfig(role="student", epochs=args.epochs, teacher=teacher, **common))
+        print(json.dumps({"role": "student", "best_val_dice": s["best_val_dice"], "params": s["params"]}))
+    return 0
