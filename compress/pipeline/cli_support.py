@@ -1,0 +1,42 @@
+"""What the `fetal-compress pipeline|distill|prune|export|quantize` commands share."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from compress.paths import require_data_dir
+from compress.pipeline.config import load_pipeline_config
+from compress.pipeline.registry import ORDER
+from compress.pipeline.runner import run_stages
+from compress.tasks import TASK_NAMES
+from edge.errors import ConfigError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="pipeline YAML (see compress/configs/)")
+    p.add_argument("--task", choices=TASK_NAMES, help="must match the config's task (a guard against mix-ups)")
+    p.add_argument("--data", help="development data folder (default: $FETAL_EDGE_DATA or ../shared/data)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
+
+
+def run_command(args: argparse.Namespace, names: tuple[str, ...]) -> int:
+    cfg = load_pipeline_config(args.config)
+    if args.task and args.task != cfg.task:
+        raise ConfigError(f"--task {args.task} conflicts with task {cfg.task!r} in {args.config}; "
+                          "use the config made for that task")
+    data = require_data_dir(args.data or cfg.data_dir)
+    result = run_stages(cfg, data, names, progress=not args.no_progress, write=names == ORDER)
+    summary = {"status": "ok", "stages": [o.to_dict() for o in result.outcomes],
+               "report": str(result.report_path), "bundle": str(result.bundle) if result.bundle else None}
+    if args.json:
+        print(json.dumps(summary, default=str))
+    else:
+        for o in result.outcomes:
+            print(f"{o.stage:<9} {o.metric} {o.value:.4f} (vs {o.reference_name} {o.reference:.4f}, "
+                  f"worse by {o.worse_by:+.4f}, budget {o.budget}) {o.seconds:.0f} s")
+        print(f"report: {result.report_path}")
+        if result.bundle:
+            print(f"bundle: {result.bundle}")
+    return 0

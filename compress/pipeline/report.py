@@ -1,0 +1,69 @@
+"""The compression report: one row per stage (params, MACs, file size, latency, metric, gate), as JSON and
+as a Markdown table a person reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROWS = (("teacher", "teacher"), ("distill", "student (distilled)"), ("prune", "student (pruned, fine-tuned)"),
+        ("export", "ONNX FP32"), ("quantize", "ONNX INT8 (QDQ)"))
+
+
+def build_report(state: dict[str, Any], metric: str, task: str) -> dict[str, Any]:
+    rows = []
+    teacher = state["values"].get("teacher")
+    last_macs = last_params = None
+    for key, label in ROWS:
+        if key == "teacher":
+            if not teacher:
+                continue
+            row = {"stage": key, "label": label, **teacher["profile"], "metric": teacher["metrics"].get(metric),
+                   "gate": None}
+        else:
+            o = state["outcomes"].get(key)
+            if o is None:
+                continue
+            prof = dict(o["profile"])
+            prof.setdefault("params", last_params)
+            prof.setdefault("macs", last_macs)
+            row = {"stage": key, "label": label, **prof, "metric": o["value"],
+                   "gate": {"reference": o["reference_name"], "worse_by": round(o["worse_by"], 4),
+                            "budget": o["budget"], "passed": o["passed"]},
+                   "seconds": round(o["seconds"], 1), "notes": o["notes"]}
+        last_params, last_macs = row.get("params"), row.get("macs")
+        rows.append(row)
+    t_macs = rows[0].get("macs") if rows and rows[0]["stage"] == "teacher" else None
+    final = rows[-1] if rows else {}
+    return {"task": task, "metric": metric, "rows": rows,
+            "macs_reduction_vs_teacher": round(t_macs / final["macs"], 2) if t_macs and final.get("macs") else None,
+            "total_seconds": round(sum(r.get("seconds", 0) for r in rows), 1)}
+
+
+def _fmt(v: Any, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    m = report["metric"]
+    lines = [f"# Compression report: {report['task']}", "",
+             f"| stage | params | MMACs | ONNX KB | latency median ms | p95 ms | {m} | worse by (budget) | gate |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    for r in report["rows"]:
+        g = r.get("gate")
+        gate = "-" if g is None else f"{g['worse_by']:+.3f} vs {g['reference']} ({g['budget']})"
+        ok = "-" if g is None else ("pass" if g["passed"] else "**FAIL**")
+        lines.append(f"| {r['label']} | {_fmt(r.get('params'), ',')} | {_fmt((r.get('macs') or 0) / 1e6, '.2f')} | "
+                     f"{_fmt((r.get('onnx_bytes') or 0) / 1024, '.1f')} | {_fmt(r.get('latency_median_ms'), '.2f')} | "
+                     f"{_fmt(r.get('latency_p95_ms'), '.2f')} | {_fmt(r.get('metric'), '.3f')} | {gate} | {ok} |")
+    lines += ["", f"MACs reduction vs teacher: {report['macs_reduction_vs_teacher']}x; "
+              f"stage time {report['total_seconds']} s.",
+              "Latency: onnxruntime CPU, batch 1, 2 threads, 50 runs after 5 warm-up runs, on the machine that ran "
+              "the pipeline."]
+    for r in report["rows"]:
+        notes = r.get("notes") or {}
+        if r["stage"] == "quantize":
+            lines.append(f"INT8: method {notes.get('method')}, layers left in float: "
+                         f"{notes.get('float_layers') or 'none'}, calibration frames {notes.get('calibration_frames')}.")
+        if r["stage"] == "prune":
+            lines.append(f"Pruning ratio {notes.get('ratio')} ({'searched' if notes.get('searched') else 'fixed'}).")
+    return "\n".join(lines) + "\n"
