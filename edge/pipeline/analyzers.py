@@ -1,0 +1,66 @@
+"""The models the pipeline runs, built from config: plane classification (+ smoothing) and head biometry.
+
+Thin adapters over edge.planes and edge.biometry so that the runner sees two calls:
+`PlaneStage(frame) -> (PlanePrediction, StablePlane)` and `HeadStage(frame, mm_per_px) -> dict of
+hc/bpd/ofd Measurement`. Both load their model once (checksum verified) and warm the backend up.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from edge.biometry.measure import measure_head, no_measurement
+from edge.biometry.segment import HeadSegmenter
+from edge.manifest import ModelRef
+from edge.models import load_model
+from edge.planes.classifier import PlaneClassifier, PlanePrediction
+from edge.planes.smoothing import PlaneSmoother, StablePlane
+from edge.planes.taxonomy import BRAIN
+from edge.results import Measurement
+from edge.settings.backend import BackendSettings
+from edge.settings.pipeline import PipelineSettings
+
+log = logging.getLogger(__name__)
+HEAD_PLANE = BRAIN
+HEAD_SUBPLANES = ("Trans-thalamic", None)   # HC/BPD/OFD are taken on the trans-thalamic plane
+SPACING_UNKNOWN = ("pixel spacing unknown (no DICOM spacing, no probe preset, no --pixel-size): "
+                   "refusing to report millimetres")
+
+
+class PlaneStage:
+    def __init__(self, settings: PipelineSettings, backend: BackendSettings) -> None:
+        model = load_model(settings.plane_model, backend=backend.name, **backend.options())
+        model.backend.warmup(backend.warmup)
+        self.classifier = PlaneClassifier(model)
+        self.smoother = PlaneSmoother(alpha=2.0 / (settings.smoothing_window + 1),
+                                      threshold=settings.min_confidence)
+        self.ref: ModelRef = self.classifier.ref
+        log.info("plane model %s %s on %s", self.ref.name, self.ref.version, model.backend.describe())
+
+    def __call__(self, frame: np.ndarray) -> tuple[PlanePrediction, StablePlane]:
+        pred = self.classifier.classify(frame)
+        return pred, self.smoother.update(pred)
+
+
+def is_head_candidate(pred: PlanePrediction, stable: StablePlane) -> bool:
+    """A stable brain plane that is not explicitly trans-ventricular / trans-cerebellar, this frame agreeing."""
+    return (stable.plane == HEAD_PLANE and pred.plane == HEAD_PLANE
+            and pred.brain_plane in HEAD_SUBPLANES and stable.brain_plane in HEAD_SUBPLANES)
+
+
+class HeadStage:
+    def __init__(self, settings: PipelineSettings, backend: BackendSettings) -> None:
+        self.segmenter = HeadSegmenter(settings.head_model, backend=backend.name, threads=backend.threads)
+        self.segmenter.model.backend.warmup(backend.warmup)
+        self.ref: ModelRef = self.segmenter.ref
+        log.info("head model %s %s on %s", self.ref.name, self.ref.version,
+                 self.segmenter.model.backend.describe())
+
+    def __call__(self, frame: np.ndarray, mm_per_px: float | None) -> dict[str, Measurement]:
+        if mm_per_px is None:
+            r = no_measurement(SPACING_UNKNOWN, self.ref)
+        else:
+            r = measure_head(self.segmenter(frame).prob, mm_per_px, self.ref)
+        return {"hc": r.hc, "bpd": r.bpd, "ofd": r.ofd}

@@ -1,0 +1,166 @@
+"""One exam from a frame source: capture thread -> ROI blanking -> planes every frame -> best frames ->
+head biometry on candidates -> ExamResult, stored at once when the exam ends, however it ends.
+
+The exam ends when the source ends ("complete"), or as "partial" when the user stops it, the stream
+stalls longer than `source.stall_timeout_s`, the source fails, or a model fails mid-exam. In every
+case what was measured so far is built into a result and saved before `run` returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable
+
+from edge.config import Config
+from edge.errors import FetalEdgeError, InputError
+from edge.pipeline.analyzers import HeadStage, PlaneStage, is_head_candidate
+from edge.pipeline.best import BestFrames
+from edge.pipeline.capture import CaptureThread
+from edge.pipeline.exam import build_exam, combine
+from edge.pipeline.status import Recorder, Status, draw_overlay
+from edge.results import ExamResult, Measurement, utc_now
+from edge.roi import RoiTracker, blank_outside
+from edge.sources import Frame, FrameSource
+from edge.spacing import SpacingResolver
+
+log = logging.getLogger(__name__)
+HEAD_KEY = "head"
+NO_HEAD = "no trans-thalamic head plane was seen"
+
+
+@dataclass
+class RunOutcome:
+    exam: ExamResult
+    end_reason: str
+    stored: bool
+    store_warnings: list[str]
+
+
+class ExamRunner:
+    def __init__(self, cfg: Config, planes: PlaneStage, head: HeadStage, store: object | None = None,
+                 user_spacing_mm: float | None = None, recorder: Recorder | None = None,
+                 given_mm: dict[str, float] | None = None) -> None:
+        self.cfg, self.planes, self.head, self.store, self.recorder = cfg, planes, head, store, recorder
+        self.p = cfg.section("pipeline")
+        self.src = cfg.section("source")
+        pre = cfg.section("preprocess")
+        self.roi = RoiTracker(pre.roi_every, pre.roi_threshold) if pre.roi else None
+        presets = dict(pre.probe_presets)
+        preset = pre.probe_preset
+        if pre.pixel_spacing_mm is not None:
+            presets, preset = {"config": pre.pixel_spacing_mm}, "config"
+        self.spacing = SpacingResolver(user_spacing_mm, presets, preset)
+        self.given_mm = given_mm or {}
+        self.timings: Counter[str] = Counter()
+
+    def run(self, source: FrameSource, stop: threading.Event | None = None,
+            on_status: Callable[[Status], None] | None = None) -> RunOutcome:
+        stop = stop or threading.Event()
+        capture = CaptureThread(source, self.p.queue_size, self.src.read_timeout_s).start()
+        best, seen = BestFrames(self.p.top_k), Counter()
+        status, started, t0 = Status(), utc_now(), time.monotonic()
+        last_status = last_bio = 0.0
+        status_word, reason = "partial", "stopped"
+        try:
+            while True:
+                if stop.is_set():
+                    reason = "stopped by the user"
+                    break
+                frame = capture.get(self.src.read_timeout_s)
+                if frame is None:
+                    if capture.ended:
+                        failure = capture.error or getattr(source, "failure", None)
+                        status_word, reason = ("partial", f"source failed: {failure}") if failure else \
+                            ("complete", "source ended")
+                        break
+                    if capture.seconds_since_frame() > self.src.stall_timeout_s:
+                        reason = f"stream stalled: no frame for {self.src.stall_timeout_s:.1f} s"
+                        break
+                    continue
+                self._frame(frame, best, seen, status)
+                now = time.monotonic()
+                status.fps = status.frames / max(now - t0, 1e-6)
+                status.dropped = capture.frames_dropped
+                if now - last_bio >= self.p.biometry_interval_s and self._measure_one(best, status):
+                    last_bio = time.monotonic()
+                if on_status and now - last_status >= self.p.status_interval_s:
+                    on_status(status)
+                    last_status = now
+                if self.p.max_frames and status.frames >= self.p.max_frames:
+                    status_word, reason = "complete", f"max_frames {self.p.max_frames} reached"
+                    break
+        except FetalEdgeError as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error("exam interrupted: %s; storing what was measured", reason)
+        except KeyboardInterrupt:
+            reason = "interrupted"
+        except Exception as exc:  # a bug must not lose the exam: log it, store the partial result
+            reason = f"internal error {type(exc).__name__}: {exc}"
+            log.exception("exam interrupted by an internal error; storing what was measured")
+        finally:
+            capture.stop()
+            if self.recorder:
+                self.recorder.close()
+        return self._finish(best, seen, status, started, status_word, reason, capture, time.monotonic() - t0)
+
+    def _frame(self, frame: Frame, best: BestFrames, seen: Counter, status: Status) -> None:
+        t = time.perf_counter()
+        img = frame.image
+        if self.roi is not None:
+            img = blank_outside(img, self.roi.update(img))
+        t1 = time.perf_counter()
+        try:
+            pred, stable = self.planes(img)
+        except InputError as exc:  # an unusable frame is skipped, never fatal
+            log.debug("frame %d skipped: %s", frame.index, exc)
+            return
+        t2 = time.perf_counter()
+        self.timings["roi"] += t1 - t
+        self.timings["planes"] += t2 - t1
+        status.frames += 1
+        seen[pred.plane] += 1
+        status.plane, status.brain_plane, status.confidence = stable.plane, stable.brain_plane, stable.confidence
+        if is_head_candidate(pred, stable):
+            best.offer(HEAD_KEY, pred.confidence, frame.index, img, self.spacing.resolve(frame.pixel_spacing_mm).mm_per_px)
+        if self.recorder:
+            safe = self.roi is None or self.roi.safe
+            self.recorder.write(draw_overlay(img if safe else img * 0, status))
+
+    def _measure_one(self, best: BestFrames, status: Status) -> bool:
+        todo = best.unmeasured(HEAD_KEY)
+        if not todo:
+            return False
+        t = time.perf_counter()
+        todo[0].measured = self.head(todo[0].image, todo[0].mm_per_px)
+        self.timings["biometry"] += time.perf_counter() - t
+        self.timings["biometry_runs"] += 1
+        done = [c.measured for c in best.best(HEAD_KEY) if c.measured]
+        status.measurements = {n: combine(n, [d[n] for d in done], NO_HEAD) for n in ("hc", "bpd", "ofd")}
+        return True
+
+    def _finish(self, best: BestFrames, seen: Counter, status: Status, started: str, status_word: str,
+                reason: str, capture: CaptureThread, elapsed: float) -> RunOutcome:
+        try:
+            while self._measure_one(best, status):
+                pass
+        except FetalEdgeError as exc:
+            log.error("biometry failed at the end of the exam: %s", exc)
+        head_frames = [c.measured for c in best.best(HEAD_KEY) if c.measured]
+        ids = self.cfg.section("sync")
+        exam = build_exam(clinic_id=ids.clinic_id, device_id=ids.device_id, started_at=started, ended_at=utc_now(),
+                          status=status_word, head_frames=head_frames, no_head_reason=NO_HEAD,
+                          planes_seen=dict(seen), models=[self.planes.ref, self.head.ref], frames=status.frames,
+                          dropped=capture.frames_dropped, fps=status.frames / elapsed if elapsed > 0 else None,
+                          ga_method=self.p.ga_method, efw_method=self.p.efw_method, given_mm=self.given_mm)
+        stored, warnings = False, []
+        if self.store is not None:
+            receipt = self.store.save(exam)
+            stored, warnings = True, list(receipt.warnings)
+        log.info("exam %s %s (%s): %d frames, %d dropped", exam.result_id, status_word, reason, exam.frames,
+                 exam.frames_dropped)
+        return RunOutcome(exam, reason, stored, warnings)
+
