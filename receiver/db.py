@@ -25,6 +25,15 @@ SCHEMA = [
 ]
 
 
+def db_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a failing database raises (psycopg only when installed)."""
+    try:
+        import psycopg
+    except ImportError:
+        return (sqlite3.Error, OSError)
+    return (sqlite3.Error, OSError, psycopg.Error)
+
+
 def utc(ts: str) -> datetime:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(timezone.utc)
 

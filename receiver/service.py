@@ -21,11 +21,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
 
-from edge.errors import SyncError
 from edge.sync.checks import PayloadError
 from edge.sync.payload import MAX_MESSAGE_BYTES, decode, validate_result, validate_telemetry
 from edge.sync.transport import explain_connect_error, explain_refusal, make_client
-from receiver.db import Database, clean_text
+from receiver.db import Database, clean_text, db_errors
 
 log = logging.getLogger("receiver")
 
@@ -165,7 +164,7 @@ class Receiver:
         batch, self._queue = self._queue, []
         try:
             self.process([(t, p) for _, _, t, p in batch])
-        except Exception as exc:  # the database failed: do not ack; reconnect so the broker redelivers
+        except db_errors() as exc:  # the database failed: do not ack; reconnect so the broker redelivers
             log.error("storing a batch of %d failed (%s: %s); not acknowledged, will be redelivered",
                       len(batch), type(exc).__name__, exc)
             self._drop()
@@ -192,7 +191,3 @@ class Receiver:
                 self._flush()
             self._drop()
 
-
-def raise_for(settings: ReceiverSettings) -> None:
-    if settings.tls and settings.ca is None:
-        raise SyncError("receiver TLS needs --ca (the project CA) and a client certificate (--cert/--key)")
