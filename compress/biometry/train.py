@@ -101,7 +101,7 @@ def train(cfg: TrainConfig) -> dict:
             loss.backward()
             opt.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         vd = val_dice(model, val_loader)
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_dice": vd,
                         "minutes": (time.time() - t0) / 60})

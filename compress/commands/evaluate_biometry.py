@@ -1,0 +1,37 @@
+"""`fetal-compress evaluate-biometry`: HC / BPD / OFD errors in mm, Dice and unanswered images on HC18 subjects."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate-biometry", help="evaluate head biometry on held-out HC18 subjects")
+    p.add_argument("--data", type=Path, default=None, help="data folder holding hc18/ (default: $FETAL_EDGE_DATA)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--model", default=None, help="model bundle name or directory (default: shipped head-seg)")
+    src.add_argument("--checkpoint", type=Path, default=None, help="a training checkpoint (.pt) instead")
+    p.add_argument("--split", choices=("train", "val", "test", "all"), default="test")
+    p.add_argument("--limit", type=int, default=None, help="first N images only (quick checks)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON after the table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from compress.biometry.evaluate import evaluate, format_table, onnx_predict_fn, torch_predict_fn
+    from compress.paths import require_data_dir
+
+    root = require_data_dir(args.data, "hc18")
+    if args.checkpoint is not None:
+        name, fn = str(args.checkpoint), torch_predict_fn(args.checkpoint)
+    else:
+        name, fn = str(args.model or "head-seg"), onnx_predict_fn(args.model or "head-seg")
+    metrics = evaluate(fn, args.split, root, args.limit)
+    print(format_table(f"{name} on HC18 {args.split} subjects", metrics))
+    for line in metrics["no_answer_reasons"]:
+        print(f"  no answer: {line}")
+    if args.json:
+        print(json.dumps(metrics))
+    return 0
