@@ -1,7 +1,7 @@
 """Capture decoupled from inference: a thread reads the source into a bounded queue.
 
-The probe is never blocked: when inference falls behind, the oldest queued frame is dropped (and
-counted). A source that raises is stopped, logged and reported as ended: it never takes the process
+A live source (a probe) is never blocked: when inference falls behind, the oldest queued frame is
+dropped (and counted). A recording (file, folder, DICOM) waits instead, so every frame is analysed. A source that raises is stopped, logged and reported as ended: it never takes the process
 down. `get(timeout)` returns None on timeout; `ended` says the source will give nothing more.
 """
 
@@ -47,13 +47,15 @@ class CaptureThread:
                         break
                     continue
                 with self._cond:
+                    while not self.source.live and len(self._queue) >= self._size and not self._stop.is_set():
+                        self._cond.wait(0.1)
                     if len(self._queue) >= self._size:
                         self._queue.popleft()
                         self.queue_dropped += 1
                     self._queue.append(frame)
                     self.captured += 1
                     self.last_frame_at = time.monotonic()
-                    self._cond.notify()
+                    self._cond.notify_all()
         except Exception as exc:  # a broken source must not crash the runtime: log it and end the stream
             self.error = f"{type(exc).__name__}: {exc}"
             log.error("source %s failed: %s; ending the exam with what was captured", self.source.uri, self.error)
@@ -66,7 +68,9 @@ class CaptureThread:
         with self._cond:
             if not self._queue and not self._done.is_set():
                 self._cond.wait(timeout)
-            return self._queue.popleft() if self._queue else None
+            frame = self._queue.popleft() if self._queue else None
+            self._cond.notify_all()
+            return frame
 
     @property
     def ended(self) -> bool:

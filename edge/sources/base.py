@@ -63,6 +63,7 @@ class FrameSource(ABC):
     """Opened by `edge.sources.open_source(uri)`. Subclasses implement `_read(timeout)` and `_close()`."""
 
     scheme = "?"
+    live = False  # True: frames arrive in real time and must never wait (a probe); False: a recording
 
     def __init__(self, uri: str, options: dict[str, Any]) -> None:
         self.uri = uri

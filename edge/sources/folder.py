@@ -52,6 +52,7 @@ class FolderSource(FrameSource):
         if opts["fps"] <= 0:
             raise InputError(f"source {uri!r}: fps must be > 0, got {opts['fps']}")
         self.spacing = read_spacing_csv(Path(opts["spacing_csv"])) if opts["spacing_csv"] else {}
+        self.live = bool(opts["realtime"])  # paced like a probe: treated as live (drop, never wait)
         super().__init__(uri, {**opts, "images": len(self.files)})
         self._total = len(self.files) * max(1, opts["loop"])
         self._index = 0

@@ -32,6 +32,8 @@ def _gstreamer_available() -> bool:
 
 
 class LiveSource(FrameSource):
+    live = True
+
     def __init__(self, uri: str, scheme: str, target: str, options: dict[str, Any]) -> None:
         opts = take_options(uri, options, OPTIONS)
         self.scheme = scheme

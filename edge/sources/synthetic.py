@@ -78,6 +78,7 @@ class SyntheticSource(FrameSource):
         opts = take_options(uri, options, OPTIONS)
         if opts["fps"] <= 0 or min(opts["width"], opts["height"]) < 64:
             raise InputError(f"source {uri!r}: fps must be > 0 and width/height >= 64")
+        self.live = bool(opts["realtime"])  # paced like a probe: treated as live (drop, never wait)
         super().__init__(uri, opts)
         period = max(30, int(opts["fps"] * 4))
         self._sweeps = {(opts["height"], opts["width"]): SyntheticSweep(opts["height"], opts["width"],

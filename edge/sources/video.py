@@ -36,6 +36,7 @@ class VideoFileSource(FrameSource):
         native = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = opts["fps"] or (native if 0 < native < 1000 else 30.0)
         self.n_frames = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.live = bool(opts["realtime"])  # paced like a probe: treated as live (drop, never wait)
         super().__init__(uri, {**opts, "fps": self.fps, "frames": self.n_frames})
         self._realtime = opts["realtime"]
         self._max_failures = max(1, opts["max_failures"])

@@ -1,0 +1,83 @@
+"""`fetal-edge run --source URI [--config FILE] [--record OUT.mp4]`: one exam from a live probe or a recording.
+
+Live status line on stderr; Ctrl-C or SIGTERM stops cleanly (the exam so far is stored); a JSON
+summary of the exam on stdout at the end. Exit codes: 0 complete, 3 the source stalled or failed
+(partial result stored), 130 stopped by the user (partial result stored), and the usual error codes
+(2 config, 3 input, 4 model, 5 backend, 6 store) when no exam could start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from edge.errors import InputError
+from edge.pipeline.app import build_runner, config_from
+from edge.pipeline.runner import RunOutcome
+from edge.pipeline.status import Status
+from edge.sources import open_source
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("run", help="run one exam from a probe, stream or recording")
+    p.add_argument("--source", help="frame source URI or path (default: source.uri of the config)")
+    p.add_argument("--config", help="firmware config YAML (see firmware_configs/)")
+    p.add_argument("--record", metavar="OUT.mp4", help="write an overlay video (text outside the sector blanked)")
+    p.add_argument("--pixel-size", type=float, metavar="MM", help="mm per pixel for this exam (overrides presets)")
+    p.add_argument("--store", metavar="DB", help="results store path (default: store.path of the config)")
+    p.add_argument("--quiet", action="store_true", help="no status line")
+    p.set_defaults(func=main)
+
+
+def status_printer(quiet: bool) -> Any:
+    tty = sys.stderr.isatty()
+    def show(status: Status) -> None:
+        if not quiet:
+            print(("\r" if tty else "") + status.line(), end="" if tty else "\n", file=sys.stderr, flush=True)
+    return show
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: Any) -> None:
+        stop.set()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
+def summary(outcome: RunOutcome, store_path: Path, record: str | None) -> dict[str, Any]:
+    return {"exam": outcome.exam.to_dict(), "end_reason": outcome.end_reason,
+            "stored_in": str(store_path) if outcome.stored else None, "store_warnings": outcome.store_warnings,
+            "recording": record}
+
+
+def exit_code(outcome: RunOutcome) -> int:
+    if outcome.exam.status == "complete":
+        return 0
+    return 130 if outcome.end_reason in ("stopped by the user", "interrupted") else InputError.exit_code
+
+
+def main(args: argparse.Namespace) -> int:
+    from edge.store import ResultStore
+
+    cfg = config_from(args.config)
+    src = cfg.section("source")
+    store_path = Path(args.store) if args.store else cfg.section("store").path
+    store = ResultStore(store_path, cfg.section("store"))
+    try:
+        runner = build_runner(cfg, store, args.pixel_size, args.record)
+        # source.options belong to source.uri; a --source given here carries its own options in its query
+        source = open_source(args.source) if args.source else open_source(src.uri, **src.options)
+        stop = threading.Event()
+        stop_on_signals(stop)
+        outcome = runner.run(source, stop, status_printer(args.quiet))
+    finally:
+        store.close()
+    if not args.quiet and sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(json.dumps(summary(outcome, store_path, args.record), indent=1))
+    return exit_code(outcome)

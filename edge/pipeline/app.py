@@ -1,0 +1,52 @@
+"""Wiring for `fetal-edge run` / `demo` and the benchmark: config -> models -> runner, and checks that
+span sections (which the per-section parsers cannot see)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from edge.config import Config, load_config, parse_config
+from edge.errors import ConfigError
+from edge.pipeline.analyzers import HeadStage, PlaneStage
+from edge.pipeline.runner import ExamRunner
+from edge.pipeline.status import Recorder
+from edge.settings.backend import BackendSettings
+from edge.settings.pipeline import PipelineSettings
+
+log = logging.getLogger(__name__)
+
+
+def config_from(path: str | Path | None) -> Config:
+    return load_config(path) if path else parse_config({})
+
+
+def check_cross_sections(cfg: Config) -> None:
+    """Conflicts between sections, named both ways."""
+    dev, be = cfg.section("device"), cfg.section("backend")
+    if dev.fp16_only and be.precision == "int8":
+        raise ConfigError(f"backend.precision = 'int8' conflicts with device.fp16_only = true "
+                          f"({dev.device_class} has no INT8 tensor cores); use precision fp16 or fp32")
+    if be.name == "tensorrt" and dev.device_class == "cpu-laptop":
+        raise ConfigError("backend.name = 'tensorrt' conflicts with device.class = 'cpu-laptop': TensorRT needs an "
+                          "NVIDIA GPU; use backend.name onnxruntime")
+
+
+def model_names(p: PipelineSettings, be: BackendSettings) -> PipelineSettings:
+    """INT8 bundles ship beside the FP32 ones as `<name>-int8` (a directory path is used as given)."""
+    if be.precision != "int8":
+        return p
+    def int8(name: str) -> str:
+        return name if Path(name).is_dir() else f"{name}-int8"
+    return replace(p, plane_model=int8(p.plane_model), head_model=int8(p.head_model))
+
+
+def build_runner(cfg: Config, store: object | None, user_spacing_mm: float | None = None,
+                 record: str | Path | None = None, given_mm: dict[str, float] | None = None) -> ExamRunner:
+    check_cross_sections(cfg)
+    be = cfg.section("backend")
+    p = model_names(cfg.section("pipeline"), be)
+    planes, head = PlaneStage(p, be), HeadStage(p, be)
+    recorder = Recorder(record) if record else None
+    return ExamRunner(cfg, planes, head, store, user_spacing_mm, recorder, given_mm)
