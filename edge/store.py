@@ -194,6 +194,10 @@ class ResultStore:
         row = self._conn.execute("SELECT exam FROM results WHERE result_id = ?", (result_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def last_exam(self) -> dict[str, Any] | None:
+        row = self._conn.execute("SELECT exam FROM results ORDER BY saved_at DESC, rowid DESC LIMIT 1").fetchone()
+        return json.loads(row[0]) if row else None
+
     def outbox_len(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
 

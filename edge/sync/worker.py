@@ -199,7 +199,7 @@ class SyncWorker:
         try:
             while not stop.is_set():
                 self.step(stop)
-                if once and self._connack and not self._inflight and self.store.outbox_len() == 0:
+                if once and not self._inflight and self.store.outbox_len() == 0:
                     break
                 if deadline is not None and time.monotonic() > deadline:
                     if once:
