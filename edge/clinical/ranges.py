@@ -94,7 +94,7 @@ def evaluate(formula: Formula, given: Mapping[str, object], quality: float | Non
     if not lo <= result <= hi:
         return _refuse(formula, FLAG_OUT_OF_RANGE, q,
                        f"result {result:.0f} {formula.unit} is outside the {lo:g}-{hi:g} {formula.unit} "
-                       f"its source population covered ({formula.source})")
+                       f"{formula.method} is valid for ({formula.source}; docs/clinical_formulas.md)")
     if FLAG_IMPLAUSIBLE in flags:
         flag = FLAG_IMPLAUSIBLE
     elif FLAG_LOW_QUALITY in flags or q < LOW_QUALITY_BELOW:
