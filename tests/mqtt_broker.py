@@ -107,3 +107,88 @@ def tls_broker(tmp_path: Path, certs: Path) -> Broker:
     b = Broker(tmp_path / "broker", tls=True, certs=certs).start()
     yield b
     b.stop()
+
+
+# ---- helpers shared by the sync tests -------------------------------------------------------------
+
+def make_exam(clinic: str = "clinic-a", device: str = "dev-1", hc: float | None = 181.5) -> "ExamResult":
+    """A realistic exam result (HC/BPD/OFD measured by a model, GA derived, EFW not measured)."""
+    from edge.manifest import ModelRef
+    from edge.results import ExamResult, Measurement, utc_now
+
+    seg = ModelRef("head-seg", "1.0.0", "3f" * 32)
+    planes = ModelRef("planes-student", "1.0.0", "a1" * 32)
+    ok = hc is not None
+    meas = {
+        "hc": Measurement("hc", hc, "mm", 0.91 if ok else 0.2, "ok" if ok else "no_measurement", seg,
+                          "ellipse_fit", None if ok else "quality gate", 5),
+        "bpd": Measurement("bpd", 47.2, "mm", 0.9, "ok", seg, "ellipse_fit", n_frames=5),
+        "ofd": Measurement("ofd", 62.0, "mm", 0.9, "ok", seg, "ellipse_fit", n_frames=5),
+        "ga": Measurement("ga", 140.0 if ok else None, "d", 0.9 if ok else 0.0, "ok" if ok else "no_measurement",
+                          None, "hadlock1984_hc", None if ok else "no HC"),
+        "efw": Measurement("efw", None, "g", 0.0, "no_measurement", None, None, "no AC/FL measured"),
+    }
+    return ExamResult(clinic, device, utc_now(), utc_now(), models=[seg, planes],
+                      planes_seen={"Fetal brain": 120, "Other": 30}, measurements=meas,
+                      plausibility=[{"check": "hc_vs_bpd_ofd", "value": 0.98, "range": [0.9, 1.1], "ok": True}],
+                      frames=150, frames_dropped=2, fps=14.5)
+
+
+class RunningReceiver:
+    """The real receiver service in a thread, against a broker, storing into `db_url`."""
+
+    def __init__(self, broker: Broker, db_url: str, certs: Path | None = None,
+                 devices: tuple[str, ...] = ("clinic-a/dev-1", "clinic-a/dev-2", "clinic-b/dev-1")) -> None:
+        import threading
+
+        from receiver.db import Database
+        from receiver.service import Receiver, ReceiverSettings
+
+        self.db = Database(db_url)
+        for ident in devices:
+            self.db.register_device(*ident.split("/"))
+        tls = broker.tls
+        self.settings = ReceiverSettings(
+            port=broker.port, tls=tls, ca=certs / "ca.crt" if tls else None,
+            cert=certs / "devices/receiver.crt" if tls else None, key=certs / "devices/receiver.key" if tls else None)
+        self.receiver = Receiver(self.db, self.settings)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.receiver.run, args=(self.stop,), daemon=True)
+
+    def __enter__(self) -> "RunningReceiver":
+        self.thread.start()
+        if not self.receiver.connected.wait(10):
+            raise RuntimeError("receiver did not connect")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+    def ids(self) -> list[str]:
+        from receiver.db import Database
+
+        db = Database(self.db.url)
+        try:
+            return [r[0] for r in db.query("SELECT result_id FROM results")]
+        finally:
+            db.close()
+
+    def wait_for(self, n: int, timeout: float = 60.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.receiver.stats.stored < n:
+            time.sleep(0.05)
+        return self.receiver.stats.stored
+
+
+def sync_settings(broker: Broker, certs: Path | None = None, ident: str = "clinic-a/dev-1", **kw: object):
+    from edge.settings.sync import SyncSettings
+
+    clinic, device = ident.split("/")
+    tls = broker.tls
+    opts = dict(port=broker.port, tls=tls, clinic_id=clinic, device_id=device, backoff_min_s=0.1,
+                backoff_max_s=0.5, poll_s=0.1)
+    if tls:
+        opts |= dict(ca=certs / "ca.crt", cert=certs / f"devices/{ident}.crt", key=certs / f"devices/{ident}.key")
+    opts |= kw
+    return SyncSettings(**opts)
