@@ -28,6 +28,15 @@ BURNT_IN_TEXT = "DOE^JANE  ID 0012345  1990-01-01"
 N_TEXTURES = 6
 
 
+HEAD_AXES_FRAC = (0.22, 0.18)   # semi-axes of the head ring as fractions of the frame width
+HEAD_RING_PX = 7                # ring thickness: the outer edge is HEAD_RING_PX / 2 beyond the axes
+
+
+def head_outer_axes_px(width: int) -> tuple[float, float]:
+    """Outer semi-axes (px) of the drawn head ring: what a head measurement on the sweep should find."""
+    return HEAD_AXES_FRAC[0] * width + HEAD_RING_PX / 2, HEAD_AXES_FRAC[1] * width + HEAD_RING_PX / 2
+
+
 def sector_mask(h: int, w: int) -> np.ndarray:
     """A fan from an apex above the top edge: the shape of a convex / phased-array image."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -56,9 +65,9 @@ class SyntheticSweep:
         if visibility > 0:
             cx = w / 2 + 0.12 * w * math.sin(2 * math.pi * phase)
             cy = 0.55 * h
-            axes = (int(0.22 * w), int(0.18 * w))
+            axes = (int(HEAD_AXES_FRAC[0] * w), int(HEAD_AXES_FRAC[1] * w))
             canvas = np.zeros((h, w), np.float32)
-            cv2.ellipse(canvas, (int(cx), int(cy)), axes, 12.0, 0, 360, 170.0 * visibility, 7, cv2.LINE_AA)
+            cv2.ellipse(canvas, (int(cx), int(cy)), axes, 12.0, 0, 360, 170.0 * visibility, HEAD_RING_PX, cv2.LINE_AA)
             cv2.line(canvas, (int(cx - 0.7 * axes[0]), int(cy - 0.15 * axes[1])),
                      (int(cx + 0.7 * axes[0]), int(cy + 0.15 * axes[1])), 90.0 * visibility, 3, cv2.LINE_AA)
             img += canvas
