@@ -12,6 +12,7 @@ from compress.pipeline.config import PipelineConfig
 from compress.pipeline.registry import ORDER, stage
 from compress.pipeline.report import build_report, report_markdown
 from compress.pipeline.workdir import StageOutcome, WorkDir
+from compress.tasks.base import TaskAdapter
 from edge.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -28,21 +29,23 @@ class PipelineResult:
     report_path: Path
 
 
-def _context(cfg: PipelineConfig, data_dir: Path, progress: bool):  # -> StageContext
+def _context(cfg: PipelineConfig, data_dir: Path, progress: bool, task: TaskAdapter | None):  # -> StageContext
     import torch
 
     from compress.stages.common import StageContext
     from compress.tasks import create_task
 
     torch.set_num_threads(cfg.threads)
-    task = create_task(cfg.task, data_dir, cfg.task_options)
+    task = task or create_task(cfg.task, data_dir, cfg.task_options)
     return StageContext(cfg, task, WorkDir(cfg.work_dir), progress)
 
 
 def run_stages(cfg: PipelineConfig, data_dir: Path, names: Sequence[str] = ORDER, progress: bool = True,
-               write: bool = True) -> PipelineResult:
-    """Run `names` in order; raise AccuracyGateError (report written) at the first stage over budget."""
-    ctx = _context(cfg, data_dir, progress)
+               write: bool = True, task: TaskAdapter | None = None) -> PipelineResult:
+    """Run `names` in order; raise AccuracyGateError (report written) at the first stage over budget.
+
+    `task` overrides the adapter built from the config (tests use it to inject a task)."""
+    ctx = _context(cfg, data_dir, progress, task)
     log.info("pipeline config in force: %s", cfg)
     outcomes: list[StageOutcome] = []
     for name in names:

@@ -1,0 +1,97 @@
+"""Biometry (head segmentation) adapter: the HC18 reader, segmentation nets and evaluation of the biometry
+engineer's modules (compress.data.hc18, compress.biometry, compress.nets.segnet), behind TaskAdapter.
+
+The gated metric is HC mean absolute error in mm on the validation subjects, measured with the device's own
+measurement code (compress.biometry.evaluate), so what is gated is what ships.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from compress.tasks import TASKS
+from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
+from edge.errors import ConfigError
+
+OPTIONS = {"teacher_base": 12, "cache_dir": "runs/biometry/cache", "eval_split": "val", "eval_limit": None}
+
+
+class BiometryTask(TaskAdapter):
+    def __init__(self, data_dir: Path, options: dict[str, Any]) -> None:
+        from compress.biometry.dataset import PREPROCESSING, Augment, HC18SegDataset, default_spec
+        from compress.paths import REPO_ROOT
+
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise ConfigError(f"task_options {unknown} are not understood by task 'biometry'; valid: {sorted(OPTIONS)}")
+        self.opts = {**OPTIONS, **options}
+        if self.opts["eval_split"] not in ("val", "test"):
+            raise ConfigError(f"task_options.eval_split {self.opts['eval_split']!r}: valid 'val' or 'test'")
+        self.root = data_dir / "hc18"
+        if not (self.root / "images").is_dir():
+            raise ConfigError(f"{self.root}/images not found; point data_dir at the shared data folder (holds hc18/)")
+        self.spec = default_spec()
+        cache = Path(self.opts["cache_dir"])
+        cache = cache if cache.is_absolute() else REPO_ROOT / cache
+        self.train_ds = HC18SegDataset(self.root, "train", cache, augment=Augment())
+        self.calib_ds = HC18SegDataset(self.root, "train", cache)
+        self.info = TaskInfo("biometry", "head-seg", "hc_mae_mm", False, (1, 1, self.spec.height, self.spec.width),
+                             "segmentation_logits", ("head",), PREPROCESSING,
+                             f"HC18 training subjects ({len(self.train_ds)} images)",
+                             f"compress.data.hc18 subject hash split; gate on '{self.opts['eval_split']}'")
+
+    def build_teacher(self) -> torch.nn.Module:
+        from compress.nets.segnet import build_teacher
+
+        return build_teacher(int(self.opts["teacher_base"]))
+
+    def build_student(self, width_mult: float) -> torch.nn.Module:
+        from compress.nets.segnet import build_student
+
+        return build_student(width_mult)
+
+    def train_batches(self, batch_size: int, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        rng = np.random.default_rng(seed)
+        self.train_ds.rng = np.random.default_rng(seed + 1)
+        while True:
+            items = [self.train_ds[int(i)] for i in rng.integers(0, len(self.train_ds), batch_size)]
+            yield torch.stack([x for x, _ in items]), torch.stack([m for _, m in items])
+
+    def hard_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        from compress.biometry.train import dice_bce
+
+        return dice_bce(logits, y)
+
+    def evaluate(self, predict: PredictFn) -> dict[str, float]:
+        from compress.biometry.evaluate import evaluate
+        from edge.biometry.segment import logits_to_frame
+        from edge.preprocess import preprocess
+
+        def frame_predict(frame: np.ndarray) -> np.ndarray:
+            mi = preprocess(frame, self.spec)
+            return logits_to_frame(predict(mi.tensor)[0, 0], mi.geometry)
+
+        m = evaluate(frame_predict, self.opts["eval_split"], self.root, self.opts["eval_limit"])
+        out = {k: float(v) for k, v in m.items() if isinstance(v, (int, float))}
+        if "hc_mae_mm" not in out:
+            out["hc_mae_mm"] = float("inf")  # no image measured: fails any gate
+        return out
+
+    def calibration(self, n_frames: int) -> Calibration:
+        n = min(n_frames, len(self.calib_ds))
+        idx = np.linspace(0, len(self.calib_ds) - 1, n).round().astype(int) if n else np.array([], int)
+        frames = np.stack([self.calib_ds[int(i)][0].numpy() for i in idx]) if n else np.zeros((0, 1, 1, 1), np.float32)
+        h = hashlib.sha256("\n".join(self.calib_ds.records[int(i)].name for i in idx).encode())
+        h.update(frames.tobytes())
+        return Calibration(frames.astype(np.float32), h.hexdigest(),
+                           f"HC18 training subjects, {n} frames evenly spaced over {len(self.calib_ds)}")
+
+
+@TASKS.register("biometry")
+def make_biometry(data_dir: Path, options: dict[str, Any]) -> BiometryTask:
+    return BiometryTask(data_dir, options)

@@ -1,0 +1,132 @@
+"""The whole pipeline on the tiny 'toy' task (real planes frames at 32x32, a few training steps): bundle
+contents, manifest the runtime loads, ONNX checks, reports, the accuracy gate and bad input."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from compress.onnx_checks import check_onnx
+from compress.pipeline.config import load_pipeline_config
+from compress.pipeline.runner import AccuracyGateError, run_stages
+from compress.tasks.toy import ToyTask
+from edge.errors import InputError, ModelError
+from edge.manifest import load_manifest
+from edge.models import load_model
+
+SMOKE = Path(__file__).resolve().parent.parent / "compress" / "configs" / "smoke.yaml"
+
+
+def smoke_cfg(tmp: Path, **sections: object):
+    cfg = load_pipeline_config(SMOKE)
+    cfg = replace(cfg, output=tmp / "bundle", work_dir=tmp / "work", threads=1)
+    return replace(cfg, **sections)
+
+
+@pytest.fixture(scope="module")
+def toy(data_dir: Path) -> ToyTask:
+    return ToyTask(data_dir, {"n_images": 48})
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, toy: ToyTask):
+    tmp = tmp_path_factory.mktemp("smoke")
+    cfg = smoke_cfg(tmp)
+    return cfg, run_stages(cfg, data_dir, progress=False, task=toy)
+
+
+def test_bundle_holds_checked_int8_and_fp32_with_a_verified_manifest(smoke_run) -> None:
+    cfg, result = smoke_run
+    bundle = result.bundle
+    assert bundle == cfg.output and bundle.is_dir()
+    assert not list(bundle.parent.glob(".bundle.*")), "temporary bundle directories must be gone"
+    m = load_manifest(bundle, verify=True)
+    assert m.precision == "int8" and m.raw["opset"] == 17 and m.input_shape == (1, 1, 32, 32)
+    assert set(m.files) == {"model.onnx", "model_fp32.onnx", "report.json", "report.md", "MODEL_CARD.md"}
+    assert len(m.raw["calibration"]["sha256"]) == 64 and m.raw["calibration"]["n_frames"] == 16
+    for stage in ("teacher", "distill", "prune", "export", "quantize"):
+        assert f"{stage}.macro_f1" in m.raw["metrics"]
+    for f in ("model.onnx", "model_fp32.onnx"):
+        assert check_onnx(bundle / f).ok
+    ops = check_onnx(bundle / "model.onnx").operators
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+
+
+def test_runtime_loads_the_bundle_and_matches_the_quantized_work_file(smoke_run, toy: ToyTask) -> None:
+    cfg, result = smoke_run
+    model = load_model(result.bundle)
+    out = model.backend.run(toy.x_val[:1])["logits"]
+    assert out.shape == (1, 6)
+    from compress.stages.common import ort_predict
+
+    np.testing.assert_allclose(out, ort_predict(cfg.work_dir / "model_int8.onnx")(toy.x_val[:1]), rtol=1e-5)
+
+
+def test_pruning_really_removes_channels_and_report_covers_every_stage(smoke_run) -> None:
+    cfg, result = smoke_run
+    report = json.loads((result.bundle / "report.json").read_text())
+    rows = {r["stage"]: r for r in report["rows"]}
+    assert list(rows) == ["teacher", "distill", "prune", "export", "quantize"]
+    assert rows["prune"]["params"] < rows["distill"]["params"]
+    assert rows["prune"]["macs"] < rows["distill"]["macs"]
+    assert rows["prune"]["onnx_bytes"] < rows["distill"]["onnx_bytes"]
+    for r in report["rows"]:
+        assert r["latency_median_ms"] > 0 and r["latency_p95_ms"] >= r["latency_median_ms"]
+    assert all(o.passed for o in result.outcomes)
+    assert rows["export"]["gate"]["worse_by"] <= cfg.export.budget
+
+
+class Degrading(ToyTask):
+    """The toy task whose INT8 model (evaluated with onnxruntime on the quantized file) looks much worse."""
+
+    def evaluate(self, predict):  # type: ignore[no-untyped-def]
+        m = super().evaluate(predict)
+        if getattr(self, "quantizing", False):
+            m["macro_f1"] -= 50.0
+        return m
+
+    def calibration(self, n_frames: int):  # type: ignore[no-untyped-def]
+        self.quantizing = n_frames >= 16  # the quantize stage's calibration, not export's 4-frame probe
+        return super().calibration(n_frames)
+
+
+def test_stage_over_budget_fails_with_a_report_and_ships_nothing(tmp_path: Path, data_dir: Path) -> None:
+    task = Degrading(data_dir, {"n_images": 48})
+    cfg = smoke_cfg(tmp_path, quantize=replace(load_pipeline_config(SMOKE).quantize, budget=1.0, max_float_layers=0))
+    with pytest.raises(AccuracyGateError) as err:
+        run_stages(cfg, data_dir, progress=False, task=task)
+    msg = str(err.value)
+    assert "'quantize'" in msg and "quantize.budget 1.0" in msg and "no bundle" in msg
+    assert not cfg.output.exists() and not list(tmp_path.glob(".bundle*"))
+    assert "**FAIL**" in (cfg.work_dir / "failed_report.md").read_text()
+
+
+def test_teacher_checkpoint_of_another_architecture_is_refused(tmp_path: Path, data_dir: Path, toy: ToyTask) -> None:
+    wrong = tmp_path / "teacher.pt"
+    torch.save(toy.build_student(0.25).state_dict(), wrong)
+    base = load_pipeline_config(SMOKE)
+    cfg = smoke_cfg(tmp_path, teacher=replace(base.teacher, checkpoint=str(wrong), train_steps=0))
+    with pytest.raises(ModelError, match="does not match the teacher architecture"):
+        run_stages(cfg, data_dir, ("distill",), progress=False, task=toy)
+    cfg = replace(cfg, teacher=replace(cfg.teacher, checkpoint=str(tmp_path / "missing.pt")))
+    with pytest.raises(ModelError, match="not found"):
+        run_stages(cfg, data_dir, ("distill",), progress=False, task=toy)
+
+
+def test_too_little_calibration_data_is_refused(smoke_run, data_dir: Path, toy: ToyTask) -> None:
+    cfg, _ = smoke_run
+    q = replace(cfg.quantize, calibration_frames=500, min_calibration_frames=400)
+    with pytest.raises(InputError, match="calibration data too small"):
+        run_stages(replace(cfg, quantize=q), data_dir, ("quantize",), progress=False, write=False, task=toy)
+
+
+def test_stage_alone_needs_its_input(tmp_path: Path, data_dir: Path, toy: ToyTask) -> None:
+    from edge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fetal-compress export"):
+        run_stages(smoke_cfg(tmp_path), data_dir, ("quantize",), progress=False, task=toy)
