@@ -17,7 +17,7 @@ from edge.errors import InputError
 from edge.results import Measurement
 
 SOURCE = "Hadlock et al. 1985, Am J Obstet Gynecol 151:333-337"
-PRECISION = "about +-15% (2SD) of the estimate against birthweight for the AC+FL based equations"
+PRECISION = "about +-15% (2SD) of the estimate, the figure usually quoted (not restated from the paper)"
 EFW_RANGE_G = (300.0, 5000.0)
 
 # log10(EFW) from cm (b=BPD, h=HC, a=AC, f=FL).

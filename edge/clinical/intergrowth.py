@@ -25,9 +25,9 @@ from edge.clinical.ranges import Formula, cm
 GA_SOURCE = "Papageorghiou et al. 2016, Ultrasound Obstet Gynecol 48:719-726"
 EFW_SOURCE = "Stirnemann et al. 2017, Ultrasound Obstet Gynecol 49:478-486"
 GA_RANGE_DAYS = (98.0, 280.0)
-GA_PRECISION = ("95% prediction interval widens with gestation (paper, Results); the HC-only equation "
-                "is the one recommended when FL is not available; best before 26 weeks")
-EFW_PRECISION = "validated against birthweight within 14 days of the scan (paper, Table 2)"
+GA_PRECISION = ("prediction interval widens with gestation (see the paper); meant for women first seen "
+                "in the 2nd trimester, best before 26 weeks")
+EFW_PRECISION = "validated against birthweight within 14 days of the scan (see the paper)"
 
 
 def _ga_hc(mm: Mapping[str, float]) -> float:
