@@ -15,12 +15,12 @@ def _by_name(checks: list[dict]) -> dict[str, dict]:
 def test_published_ranges_and_sources() -> None:
     checks = _by_name(plausibility_checks({"hc": 295.0, "bpd": 84.0, "ofd": 107.0, "ac": 274.0, "fl": 62.0},
                                           ga_days=224))
-    assert set(checks) == {"fl_ac_ratio", "hc_ac_ratio", "cephalic_index", "fl_bpd_ratio"}
+    assert set(checks) == {"fl_ac_ratio", "hc_ac_ratio", "bpd_ofd_ratio", "fl_bpd_ratio"}
     # Hadlock et al. 1983 (AJR 141:979): FL/AC 22 +- 2 (x100) from 21 weeks
     assert checks["fl_ac_ratio"]["range"] == [0.20, 0.24] and "Hadlock" in checks["fl_ac_ratio"]["source"]
     # Hadlock et al. 1981 (AJR 137:83): cephalic index mean 78.3; about 70-86 within 2SD
-    assert checks["cephalic_index"]["range"] == [0.70, 0.86]
-    assert checks["cephalic_index"]["value"] == pytest.approx(84 / 107, abs=1e-3)
+    assert checks["bpd_ofd_ratio"]["range"] == [0.70, 0.86]
+    assert checks["bpd_ofd_ratio"]["value"] == pytest.approx(84 / 107, abs=1e-3)
     # Hohler & Quetel 1981: FL/BPD 79 +- 8 (x100) from 23 weeks
     assert checks["fl_bpd_ratio"]["range"] == [0.71, 0.87]
     for c in checks.values():
@@ -42,7 +42,7 @@ def test_suspicious_numbers_are_flagged_not_dropped() -> None:
     checks = _by_name(plausibility_checks({"ac": 280.0, "fl": 40.0}))
     assert checks["fl_ac_ratio"]["ok"] is False and checks["fl_ac_ratio"]["value"] == pytest.approx(0.143, abs=1e-3)
     # dolichocephaly: BPD/OFD 0.65
-    assert _by_name(plausibility_checks({"bpd": 65.0, "ofd": 100.0}))["cephalic_index"]["ok"] is False
+    assert _by_name(plausibility_checks({"bpd": 65.0, "ofd": 100.0}))["bpd_ofd_ratio"]["ok"] is False
 
 
 def test_checks_need_their_inputs_and_their_gestation() -> None:

@@ -1,6 +1,7 @@
 """Biometric cross-checks that flag suspicious numbers (they never change or hide them).
 
-Each check is a dict {"check", "value", "range": [lo, hi], "ok", "source"}; a check is left out when
+Each check is a dict {"check", "value", "range": [lo, hi], "ok", "source"}; "check" names its two inputs
+(e.g. "bpd_ofd_ratio", the cephalic index) so a consumer can flag them. A check is left out when
 one of its inputs is missing, or when the gestational age is known and outside the span the reference
 range was published for.
 """
@@ -72,7 +73,7 @@ def plausibility_checks(values_mm: Mapping[str, float], ga_days: float | None = 
 
     out = []
     for name, num, den, (lo, hi, from_days, source) in (
-            ("fl_ac_ratio", "fl", "ac", FL_AC), ("cephalic_index", "bpd", "ofd", CEPHALIC_INDEX),
+            ("fl_ac_ratio", "fl", "ac", FL_AC), ("bpd_ofd_ratio", "bpd", "ofd", CEPHALIC_INDEX),
             ("fl_bpd_ratio", "fl", "bpd", FL_BPD)):
         if num in v and den in v and applies(from_days):
             out.append(_check(name, v[num] / v[den], lo, hi, source))
