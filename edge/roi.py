@@ -1,8 +1,10 @@
 """Ultrasound sector / region of interest, and blanking of everything outside it.
 
 Burnt-in patient names, dates, IDs and the scanner's UI live outside the imaging sector. The sector
-is the largest bright connected region (found on a 4x smaller copy, closed, and filled by its convex
-hull, since the fan of convex and phased-array probes is convex). Everything outside it is set to 0
+is the largest bright connected region (found on a 4x smaller copy, closed), joined by the other large
+regions lying in the same columns (a linear-probe image split by a dark band of fluid), and filled by
+the convex hull (the fan of convex and phased-array probes is convex). Text panels and UI sit beside
+the image, in other columns, and are left out. Everything outside it is set to 0
 before a frame is shown, recorded or handed on, so no burnt-in text leaves the device.
 If no region large enough is found, the whole frame is kept (`found=False`) and callers may refuse
 to record it (`RoiTracker.safe`).
@@ -43,12 +45,22 @@ def detect_roi(frame: np.ndarray, threshold: int = 12, min_area_fraction: float 
     best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     if stats[best, cv2.CC_STAT_AREA] < min_area_fraction * small.size:
         return _whole(h, w)
-    contours, _ = cv2.findContours((labels == best).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    keep = [best] + [i for i in range(1, n) if i != best and stats[i, cv2.CC_STAT_AREA] >= 0.02 * small.size
+                     and _column_overlap(stats[best], stats[i]) >= 0.6]
+    contours, _ = cv2.findContours(np.isin(labels, keep).astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
     hull = cv2.convexHull(np.concatenate(contours)).astype(np.float32) * DOWNSCALE + DOWNSCALE / 2.0
     mask = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1)
     x, y, bw, bh = cv2.boundingRect(mask)
     return Roi(mask, (x, y, bw, bh), True, float(mask.mean()))
+
+
+def _column_overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of component b's columns that lie within component a's columns."""
+    a0, a1 = a[cv2.CC_STAT_LEFT], a[cv2.CC_STAT_LEFT] + a[cv2.CC_STAT_WIDTH]
+    b0, b1 = b[cv2.CC_STAT_LEFT], b[cv2.CC_STAT_LEFT] + b[cv2.CC_STAT_WIDTH]
+    return max(0, min(a1, b1) - max(a0, b0)) / max(1, b1 - b0)
 
 
 def _whole(h: int, w: int) -> Roi:
