@@ -71,9 +71,11 @@ def _zero_point_problems(model: "onnx.ModelProto") -> list[str]:  # noqa: F821
         if zp is None:
             problems.append(f"{node.op_type} {node.name!r}: zero point {node.input[2]!r} is not a constant")
         elif zp.data_type != TensorProto.INT8:
-            problems.append(f"{node.op_type} {node.name!r}: zero point type "
-                            f"{TensorProto.DataType.Name(zp.data_type)}, TensorRT needs INT8 (uint8 QDQ); "
-                            "use symmetric int8 quantisation or compress.stages.quantize.to_int8_zero_points")
+            kind = TensorProto.DataType.Name(zp.data_type)
+            problems.append(f"{node.op_type} {node.name!r}: zero point type {kind}, TensorRT 8.6 needs INT8"
+                            + (" (uint8 QDQ); use symmetric int8 quantisation or "
+                               "compress.stages.quantize.to_int8_zero_points" if kind == "UINT8" else
+                               "; keep this tensor in float (e.g. do not quantise biases)"))
         elif np.any(numpy_helper.to_array(zp) != 0):
             problems.append(f"{node.op_type} {node.name!r}: non-zero zero point; TensorRT needs symmetric "
                             "quantisation (zero point 0)")

@@ -53,7 +53,8 @@ def quantize_ort(src: Path, dst: Path, frames: np.ndarray, exclude: list[str]) -
 
     quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
                     weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=exclude,
-                    extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+                    extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
+                                   "QuantizeBias": False})  # int32 bias DQ is not parsed by TensorRT 8.6
     return dst
 
 
