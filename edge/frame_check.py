@@ -4,8 +4,8 @@
 (H, W) or BGR (H, W, 3) uint8 frame and refuses, in this order:
 
 1. "too small": shorter side < MIN_SIDE pixels.
-2. "blank frame": almost no contrast (gray std < BLANK_STD) or almost nothing brighter than BRIGHT_LEVEL.
-3. "saturated frame": more than SATURATED_MAX of the pixels at >= 250 (gain at maximum, white screen).
+2. "saturated frame": more than SATURATED_MAX of the pixels at >= 250 (gain at maximum, white screen).
+3. "blank frame": almost no contrast (gray std < BLANK_STD) or almost nothing brighter than BRIGHT_LEVEL.
 4. "not an ultrasound image": a colourful picture (more than PHOTO_COLOUR_MIN of the pixels strongly
    coloured), pixel-to-pixel noise far beyond ultrasound speckle, a picture too smooth to be ultrasound,
    or no dark background around the sector.
@@ -41,6 +41,9 @@ DARK_LEVEL, DARK_MIN = 20, 0.005   # real data: >= 1.4% of pixels below 20 (back
 
 
 _KERNEL3 = np.ones((3, 3), np.uint8)
+# Every refusal reason starts with one of these; details may follow after ": ".
+REASONS = ("too small", "saturated frame", "blank frame", "not an ultrasound image",
+           "colour Doppler / colour overlay")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,11 @@ class FrameCheck:
     ok: bool
     reason: str | None
     metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def category(self) -> str | None:
+        """The reason without its details: one of REASONS, or None when the frame is accepted."""
+        return None if self.reason is None else self.reason.split(":")[0]
 
 
 def _as_bgr_or_gray(frame: np.ndarray) -> np.ndarray:
@@ -114,10 +122,10 @@ def check_frame(frame: np.ndarray) -> FrameCheck:
     h, w = int(m["height"]), int(m["width"])
     if min(h, w) < MIN_SIDE:
         return FrameCheck(False, f"too small: {w}x{h} px, need at least {MIN_SIDE} px a side", m)
-    if m["std"] < BLANK_STD or m["bright_frac"] < BRIGHT_MIN:
-        return FrameCheck(False, "blank frame", m)
     if m["saturated_frac"] > SATURATED_MAX:
         return FrameCheck(False, "saturated frame", m)
+    if m["std"] < BLANK_STD or m["bright_frac"] < BRIGHT_MIN:
+        return FrameCheck(False, "blank frame", m)
     if m["colour_frac"] >= PHOTO_COLOUR_MIN:
         return FrameCheck(False, "not an ultrasound image: a colourful picture", m)
     if m["dx"] > NOISE_DX_MAX:
