@@ -15,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--checkpoint", type=Path, default=None, help="a training checkpoint (.pt) instead")
     p.add_argument("--split", choices=("train", "val", "test", "all"), default="test")
     p.add_argument("--limit", type=int, default=None, help="first N images only (quick checks)")
+    p.add_argument("--planes", action="store_true",
+                   help="also check BPD/OFD on the FETAL_PLANES_DB head images (another machine)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON after the table")
     p.set_defaults(func=run)
 
@@ -32,6 +34,12 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(f"{name} on HC18 {args.split} subjects", metrics))
     for line in metrics["no_answer_reasons"]:
         print(f"  no answer: {line}")
+    if args.planes:
+        from compress.biometry.evaluate_fp import evaluate_fp_heads, format_fp_table
+
+        fp = evaluate_fp_heads(fn, require_data_dir(args.data, "planes"))
+        print(format_fp_table(fp))
+        metrics["fetal_planes_db"] = fp
     if args.json:
         print(json.dumps(metrics))
     return 0

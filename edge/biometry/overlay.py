@@ -22,11 +22,16 @@ def _caliper(img: np.ndarray, ends: np.ndarray, colour: tuple[int, int, int], si
 
 
 def _text(img: np.ndarray, lines: list[tuple[str, tuple[int, int, int]]], scale: float) -> None:
-    y = int(28 * scale)
+    """Lines of text on a darkened panel in the top-left corner (readable over burnt-in scanner text)."""
+    fs, step = 0.6 * scale, int(24 * scale)
+    width = max(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, fs, 1)[0][0] for t, _ in lines) + 16
+    height = step * len(lines) + int(10 * scale)
+    panel = img[:height, :width]
+    panel[:] = (panel * 0.25).astype(img.dtype)
+    y = int(20 * scale)
     for line, colour in lines:
-        cv2.putText(img, line, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, (0, 0, 0), 4, cv2.LINE_AA)
-        cv2.putText(img, line, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, colour, 1, cv2.LINE_AA)
-        y += int(24 * scale)
+        cv2.putText(img, line, (8, y), cv2.FONT_HERSHEY_SIMPLEX, fs, colour, 1, cv2.LINE_AA)
+        y += step
 
 
 def render_overlay(frame: np.ndarray, result: HeadResult, extra: list[str] | None = None) -> np.ndarray:

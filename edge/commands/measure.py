@@ -76,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
         result = measure_head(segmenter(frame).prob, pixel_mm, segmenter.ref)
     ga = _ga(result, args.ga_method) if result.status == "measured" else None
     if args.overlay:
-        extra = [f"GA {ga.value / 7:.1f} wk ({ga.method})"] if ga is not None and ga.value is not None else []
+        extra = []
+        if ga is not None:
+            extra = [f"GA {ga.value / 7:.1f} wk ({ga.method})" if ga.value is not None
+                     else f"GA: none ({ga.flag}, {ga.method})"]
         write_overlay(args.overlay, frame, result, extra)
     print(json.dumps(report(result, ga, segmenter.ref, args.image, pixel_mm, args.overlay)))
     return 0 if result.status == "measured" else EXIT_NO_MEASUREMENT

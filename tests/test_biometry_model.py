@@ -1,0 +1,87 @@
+"""The shipped head-seg model: export matches PyTorch, checksum refuses altered files, HC on held-out subjects."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from compress.biometry.dataset import PREPROCESSING
+from compress.biometry.evaluate import evaluate
+from compress.biometry.export import ONNX_TOLERANCE, export_onnx, max_onnx_diff
+from compress.data.hc18 import load_split
+from compress.nets.segnet import build_student, build_teacher, count_params
+from edge.biometry.measure import measure_head
+from edge.biometry.segment import HeadSegmenter
+from edge.errors import ModelError
+from edge.models import load_model, shipped_model_dir
+
+# clinical tolerance per image on held-out subjects (ISUOG-level inter-observer HC variability is ~3-5 mm)
+HC_TOL_MM = 5.0
+
+
+@pytest.fixture(scope="module")
+def test_records(hc18_dir):
+    return load_split(hc18_dir, "test")
+
+
+def test_networks_build_with_the_promised_sizes():
+    assert count_params(build_student()) < 500_000
+    assert count_params(build_student(1.5)) < 500_000
+    x = torch.zeros(1, 1, *PREPROCESSING["size"])
+    assert build_student(0.5).eval()(x).shape == x.shape
+    assert build_teacher(8).eval()(x).shape == x.shape
+
+
+def test_onnx_export_matches_pytorch(tmp_path, test_records):
+    torch.manual_seed(0)
+    model = build_student(1.0).eval()
+    path = export_onnx(model, tmp_path / "m.onnx", *PREPROCESSING["size"])
+    diff = max_onnx_diff(model, path, [r.image() for r in test_records[:3]])
+    assert diff <= ONNX_TOLERANCE
+
+
+def test_shipped_manifest_carries_the_training_contract():
+    m = load_model("head-seg").manifest
+    assert m.raw["preprocessing"] == PREPROCESSING  # training and runtime share one contract
+    assert m.input_shape == (1, 1, *PREPROCESSING["size"]) and m.output_kind == "segmentation_logits"
+    assert m.model_path.stat().st_size <= 2 * 1024 * 1024
+    assert "test" in m.raw["provenance"]["split"] and m.raw["metrics"]["eval_split"] == "test"
+    assert (m.directory / "MODEL_CARD.md").is_file()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip_byte"])
+def test_altered_model_is_refused(tmp_path, damage):
+    bundle = tmp_path / "head-seg"
+    shutil.copytree(shipped_model_dir("head-seg"), bundle)
+    data = (bundle / "model.onnx").read_bytes()
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data = data[:1000] + bytes([data[1000] ^ 0xFF]) + data[1001:]
+    (bundle / "model.onnx").write_bytes(data)
+    with pytest.raises(ModelError, match="reinstall"):
+        load_model(bundle)
+
+
+def test_shipped_model_measures_held_out_heads(test_records):
+    seg = HeadSegmenter("head-seg", threads=1)
+    errors = []
+    for r in test_records[:8]:
+        res = measure_head(seg(r.image()).prob, r.pixel_mm, seg.ref)
+        assert res.status == "measured", (r.name, res.reason)
+        assert res.hc.model == seg.ref
+        errors.append(res.hc.value - r.hc_mm)
+    assert np.abs(errors).max() <= HC_TOL_MM, errors
+    assert np.abs(errors).mean() <= 2.5, errors
+
+
+def test_evaluate_with_reference_masks_is_near_perfect(hc18_dir):
+    recs = {hashlib.sha1(r.image().tobytes()).hexdigest(): r for r in load_split(hc18_dir, "test")[:6]}
+    oracle = lambda frame: recs[hashlib.sha1(frame.tobytes()).hexdigest()].mask().astype(np.float32)  # noqa: E731
+    m = evaluate(oracle, "test", hc18_dir, limit=6)
+    assert m["n_images"] == 6 and m["no_answer"] == 0
+    assert m["dice_mean"] > 0.99 and m["hc_mae_mm"] < 0.3 and m["bpd_mae_mm"] < 0.5

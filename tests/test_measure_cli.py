@@ -1,0 +1,71 @@
+"""`fetal-edge measure`: JSON fields and exit codes scripts rely on (0 measured, 10 none, 3 input, 4 model)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from compress.data.hc18 import load_split
+from edge.cli import main
+from edge.models import shipped_model_dir
+
+FIELDS = {"status", "reason", "hc_mm", "bpd_mm", "ofd_mm", "ga_weeks", "ga_method", "quality", "model"}
+
+
+@pytest.fixture(scope="module")
+def held_out(hc18_dir):
+    return load_split(hc18_dir, "test")[0]
+
+
+def _run(capsys, *argv):
+    code = main(["measure", *map(str, argv)])
+    out = capsys.readouterr().out.strip()
+    return code, (json.loads(out) if out else None)
+
+
+def test_good_image_measures_with_all_fields_and_overlay(capsys, tmp_path, held_out):
+    overlay = tmp_path / "o.png"
+    code, out = _run(capsys, held_out.image_path, "--pixel-size", held_out.pixel_mm, "--overlay", overlay)
+    assert code == 0 and out["status"] == "measured"
+    assert FIELDS <= out.keys()
+    assert out["hc_mm"] == pytest.approx(held_out.hc_mm, abs=5.0)
+    assert out["bpd_mm"] < out["ofd_mm"] < out["hc_mm"] / 2
+    assert out["ga_method"] == "hadlock1984_hc" and 10 < out["ga_weeks"] < 42
+    assert set(out["model"]) == {"name", "version", "sha256"} and out["model"]["name"] == "head-seg"
+    assert out["caliper"] == "outer-to-outer"
+    img = cv2.imread(str(overlay))
+    assert img is not None and img.shape[:2] == held_out.image().shape
+
+
+def test_blank_frame_gives_no_measurement_with_reason(capsys, tmp_path):
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.zeros((540, 800), np.uint8))
+    code, out = _run(capsys, blank, "--pixel-size", "0.1")
+    assert code == 10 and out["status"] == "no_measurement" and "blank" in out["reason"]
+    assert out["hc_mm"] is None and out["model"]["name"] == "head-seg"
+
+
+def test_non_image_file_is_bad_input(capsys, tmp_path):
+    junk = tmp_path / "notes.png"
+    junk.write_text("this is not an image")
+    code, out = _run(capsys, junk, "--pixel-size", "0.1", "--json")
+    assert code == 3 and out["status"] == "error" and "not a readable image" in out["reason"]
+
+
+@pytest.mark.parametrize("px", ["0", "5", "-0.2"])
+def test_pixel_size_out_of_range_is_bad_input(capsys, held_out, px):
+    code, out = _run(capsys, held_out.image_path, "--pixel-size", px, "--json")
+    assert code == 3 and "pixel size" in out["reason"]
+
+
+def test_truncated_model_is_bad_model(capsys, tmp_path, held_out):
+    bundle = tmp_path / "head-seg"
+    shutil.copytree(shipped_model_dir("head-seg"), bundle)
+    data = (bundle / "model.onnx").read_bytes()
+    (bundle / "model.onnx").write_bytes(data[: len(data) // 3])
+    code, out = _run(capsys, held_out.image_path, "--pixel-size", held_out.pixel_mm, "--model", bundle, "--json")
+    assert code == 4 and "truncated" in out["reason"]
