@@ -104,3 +104,21 @@ def test_noisy_probability_map_lowers_quality(records):
 def test_pixel_size_outside_range_is_refused(px):
     with pytest.raises(InputError, match="pixel size"):
         measure_head(np.zeros((64, 64), np.float32), px, REF)
+
+
+def test_model_resolution_roundtrip_keeps_hc(records):
+    """Reference mask -> model grid (the training target) -> logits -> frame map: HC survives the resolution."""
+    from compress.biometry.dataset import default_spec, resized_mask
+    from edge.biometry.segment import logits_to_frame
+    from edge.preprocess import preprocess
+
+    spec = default_spec()
+    err = []
+    for r in records[:15]:
+        frame = r.image()
+        soft = np.clip(resized_mask(r.mask(), spec), 1e-4, 1 - 1e-4)
+        geom = preprocess(frame, spec).geometry
+        prob = logits_to_frame(np.log(soft / (1 - soft)), geom)
+        res = measure_head(prob, r.pixel_mm, REF)
+        err.append(res.hc.value - r.hc_mm)
+    assert np.abs(err).mean() < 0.5, err
