@@ -1,0 +1,111 @@
+"""`fetal-edge run` as a process: JSON summary on stdout, exit codes, SIGTERM stops cleanly with the
+exam stored, the overlay recording carries no burnt-in text, bad sources and configs are clear errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from _runtime_models import head_bundle, plane_bundle
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("cli")
+    planes, head = plane_bundle(d / "planes"), head_bundle(d / "head")
+    path = d / "cfg.yaml"
+    path.write_text(f"pipeline:\n  plane_model: {planes}\n  head_model: {head}\n  status_interval_s: 0.1\n"
+                    f"source:\n  read_timeout_s: 0.2\n  stall_timeout_s: 2.0\n"
+                    f"sync:\n  clinic_id: clinic-7\n  device_id: laptop-3\n", encoding="utf-8")
+    return path
+
+
+def edge(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge", *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=REPO)
+
+
+def stored(db: Path, result_id: str) -> dict | None:
+    from edge.store import ResultStore
+
+    with ResultStore(db) as store:
+        return store.get(result_id)
+
+
+def test_run_prints_the_exam_and_stores_it(config: Path, tmp_path: Path) -> None:
+    db, video = tmp_path / "r.sqlite", tmp_path / "overlay.mp4"
+    proc = edge("run", "--source", "synthetic://sweep?frames=150", "--config", str(config), "--store", str(db),
+                "--record", str(video))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    exam = summary["exam"]
+    assert exam["status"] == "complete" and exam["frames"] == 150
+    assert exam["clinic_id"] == "clinic-7" and exam["device_id"] == "laptop-3"
+    assert exam["measurements"]["hc"]["value"] > 150 and exam["measurements"]["hc"]["unit"] == "mm"
+    assert summary["stored_in"] == str(db) and stored(db, exam["result_id"]) == exam
+    assert " fps | frames " in proc.stderr  # the live status line
+    cap = cv2.VideoCapture(str(video))
+    n, text_max = 0, 0
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        n += 1
+        text_max = max(text_max, int(img[:25, :260].max()))
+    assert n == 150
+    assert text_max < 40  # the burnt-in "patient" line of the sweep was blanked (codec noise only)
+
+
+def test_sigterm_stops_cleanly_and_keeps_the_exam(config: Path, tmp_path: Path) -> None:
+    db = tmp_path / "r.sqlite"
+    proc = subprocess.Popen([sys.executable, "-m", "edge", "run", "--source",
+                             "synthetic://sweep?frames=1000000&realtime=1&fps=60", "--config", str(config),
+                             "--store", str(db)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if " fps | frames " in line and int(line.split("frames ")[1].split()[0]) >= 90:
+                break
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    summary = json.loads(out)
+    assert summary["exam"]["status"] == "partial" and summary["end_reason"] == "stopped by the user"
+    assert summary["exam"]["frames"] >= 90
+    assert stored(db, summary["exam"]["result_id"])["status"] == "partial"
+
+
+def test_missing_device_is_exit_3_with_a_clear_message(config: Path, tmp_path: Path) -> None:
+    proc = edge("run", "--source", "v4l2:///dev/video93", "--config", str(config), "--store", str(tmp_path / "r.db"))
+    assert proc.returncode == 3
+    assert "/dev/video93 does not exist (unplugged?)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_stalling_stream_is_exit_3_with_partial_result_stored(config: Path, tmp_path: Path) -> None:
+    db = tmp_path / "r.sqlite"
+    proc = edge("run", "--source", "synthetic://sweep?frames=500&stall_after=80", "--config", str(config),
+                "--store", str(db), "--quiet")
+    assert proc.returncode == 3, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["exam"]["status"] == "partial" and "stalled" in summary["end_reason"]
+    assert stored(db, summary["exam"]["result_id"]) is not None
+
+
+def test_malformed_config_is_exit_2_naming_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pipeline:\n  top_k: many\n", encoding="utf-8")
+    proc = edge("run", "--config", str(bad), "--store", str(tmp_path / "r.db"))
+    assert proc.returncode == 2 and "pipeline.top_k = 'many': expected int" in proc.stderr
