@@ -7,6 +7,7 @@ import pytest
 from edge.clinical import EFW_METHODS, estimate_efw
 from edge.errors import InputError
 from edge.results import FLAG_OK, FLAG_OUT_OF_RANGE
+from test_clinical_ga import HADLOCK_MEANS_MM  # tests/ is on sys.path under pytest (rootdir conftest)
 
 
 def test_intergrowth_efw_worked_example() -> None:
@@ -35,6 +36,21 @@ def test_every_efw_method_weighs_the_32_week_median_fetus(method: str) -> None:
 def test_hadlock_hc_ac_fl_follows_the_hadlock_1991_median_curve(hc: float, ac: float, fl: float,
                                                                 grams: float) -> None:
     assert estimate_efw("hadlock1985_hc_ac_fl", hc=hc, ac=ac, fl=fl).value == pytest.approx(grams, rel=0.15)
+
+
+# Hadlock's own chain: the Hadlock 1984 mean BPD, HC, AC, FL by week (Hologic "... by GA - Hadlock1984"
+# tables, the same rows as in test_clinical_ga.py) through each Hadlock 1985 equation must land on the
+# Hadlock 1991 Table 1 50th centile of that week (a weight standard built with Hadlock's EFW equation)
+# within 5%, for 20-34 weeks.
+HADLOCK_1991_P50_G = {20: 331, 22: 478, 24: 670, 26: 913, 28: 1210, 30: 1559, 32: 1953, 34: 2377}
+
+
+@pytest.mark.parametrize("method", [m for m in EFW_METHODS if m.startswith("hadlock1985_")])
+def test_hadlock_efw_of_hadlock_mean_biometry_is_the_hadlock_1991_median(method: str) -> None:
+    for week, grams in HADLOCK_1991_P50_G.items():
+        bpd, hc, ac, fl = HADLOCK_MEANS_MM[week]
+        m = estimate_efw(method, bpd=bpd, hc=hc, ac=ac, fl=fl)
+        assert m.value == pytest.approx(grams, rel=0.05), f"{method} at {week} weeks: {m.value:.0f} g"
 
 
 def test_efw_refuses_outside_its_range() -> None:

@@ -36,6 +36,28 @@ def test_hadlock_ac_agrees_with_table_iii(weeks: float, ac_cm: float) -> None:
     assert m.value / 7 == pytest.approx(weeks, abs=0.4)
 
 
+# Hadlock 1984 mean BPD, HC, AC, FL (mm) by week, as tabulated in Hologic SuperSonic MACH "Obstetrical
+# References" (PM.LAB.175-A), tables "BPD/HC/AC/FL by GA - Hadlock1984" (transcribed in the public repository
+# Pires18/LAUDUS; we could not open the manual itself). Fed back into each age-for-size equation they must
+# give the week again. The tables are the size-for-age regressions, so agreement is within days, not exact:
+# 0.6 week (4 days) is inside every equation's own 2SD (>= 1.2 weeks) and catches a wrong coefficient or unit.
+# HC alone is left out here: its size-for-age and age-for-size curves differ by up to 1.4 weeks in the paper
+# itself; it is checked against its own "GA by HC" table above.
+HADLOCK_MEANS_MM = {  # week: (bpd, hc, ac, fl)
+    16: (32.3, 124.4, 99.1, 20.5), 18: (39.4, 151.1, 124.5, 26.7), 20: (46.3, 176.8, 149.1, 32.7),
+    22: (52.9, 201.3, 172.9, 38.4), 24: (59.2, 224.4, 195.9, 43.8), 26: (65.1, 246.0, 218.1, 48.9),
+    28: (70.6, 266.1, 239.6, 53.8), 30: (75.7, 284.4, 260.2, 58.4), 32: (80.4, 300.9, 280.0, 62.7),
+    34: (84.6, 315.5, 299.0, 66.8),
+}
+
+
+@pytest.mark.parametrize("method", [m for m in GA_METHODS if m.startswith("hadlock1984_") and m != "hadlock1984_hc"])
+def test_hadlock_equations_give_back_the_week_of_the_tabulated_means(method: str) -> None:
+    for week, (bpd, hc, ac, fl) in HADLOCK_MEANS_MM.items():
+        m = estimate_ga(method, bpd=bpd, hc=hc, ac=ac, fl=fl)
+        assert m.value / 7 == pytest.approx(week, abs=0.6), f"{method} at {week} weeks: {m.value / 7:.2f}"
+
+
 # INTERGROWTH-21st fetal growth standards (Papageorghiou et al. 2014, Lancet 384:869-79), medians at
 # 32+0 weeks as published, rounded: HC 295, BPD 84, AC 274, FL 59 mm. Every Hadlock 1984 equation
 # must date such a fetus to 32 weeks within Hadlock's own 2SD for 30-36 weeks (about +-3 weeks; the
