@@ -129,5 +129,8 @@ def test_best_ga_policy() -> None:
     assert late.method == "hadlock1984_hc" and late.value is not None
     # nothing valid: the refusal, with its reason
     assert best_ga(hc=500.0).flag == FLAG_OUT_OF_RANGE
-    with pytest.raises(InputError, match="no usable measurement"):
+    with pytest.raises(InputError, match="no measurement given"):
         best_ga()
+    failed = Measurement("hc", None, "mm", 0.0, FLAG_NO_MEASUREMENT, None, "ellipse_fit", "no head found")
+    none = best_ga(hc=failed)
+    assert none.value is None and none.flag == FLAG_NO_MEASUREMENT and "no head found" in none.reason

@@ -7,7 +7,8 @@ Policy (docs/clinical_formulas.md):
    (Hadlock: combining parameters cuts 3rd-trimester variability by about 25-30%).
 3. Otherwise the INTERGROWTH answer if there is one; else the Hadlock 1984 regression that uses the most
    of the available measurements and gives a number.
-No usable input at all: InputError. Inputs present but every method refused: the first refusal.
+Nothing given: InputError; only Measurements without a number: no_measurement with their reasons.
+Inputs present but every method refused: the first refusal, with its reason.
 """
 
 from __future__ import annotations
@@ -44,10 +45,14 @@ def _has_number(raw: object) -> bool:
 def best_ga(quality: float | None = None, **mm: object) -> Measurement:
     """GA by the policy in the module docstring, from whichever of hc, bpd, ac, fl (mm) are given."""
     check_inputs("best_ga", (), mm)
-    present = {k for k, v in mm.items() if _has_number(v) and k != "ofd"}
-    if not present:
-        raise InputError(f"best_ga: no usable measurement among {sorted(mm)}; give one of "
-                         f"{[n for n in BIOMETRY if n != 'ofd']} in mm")
+    usable = [n for n in BIOMETRY if n != "ofd"]
+    given = {k: v for k, v in mm.items() if v is not None and k != "ofd"}
+    if not given:
+        raise InputError(f"best_ga: no measurement given ({sorted(mm)}); give one of {usable} in mm")
+    present = {k for k, v in given.items() if _has_number(v)}
+    if not present:   # only Measurements without a number: no GA, and why
+        why = "; ".join(f"{k}: {getattr(v, 'reason', None) or getattr(v, 'flag', '')}" for k, v in given.items())
+        return Measurement("ga", None, "d", 0.0, FLAG_NO_MEASUREMENT, None, None, f"no usable biometry ({why})")
     formulas = ga_formulas()
     refusals: list[Measurement] = []
 
