@@ -1,0 +1,156 @@
+"""End-to-end runtime on this CPU: frames per second, per-stage latency and peak memory, FP32 and INT8.
+
+Each bundle runs in its own process (so peak RSS is its own), through the real pipeline
+(`ExamRunner`: capture thread, ROI blanking, plane classification + smoothing on every frame, head
+biometry on candidate frames, exam built and stored in SQLite). Frames come from memory so the number
+measures the device's work, not PNG decoding: a "sweep" of real frames when the shared data is there
+(FETAL_PLANES_DB / African non-head frames alternating with runs of HC18 heads with their pixel size),
+else the synthetic sweep. Then each stage is timed alone on the same frames. Run:
+    .venv/bin/python benchmarks/runtime.py [--frames 600] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from edge.models import MODELS_DIR  # noqa: E402
+
+
+def bundles() -> list[tuple[str, str, str]]:
+    """(label, plane model, head model) for FP32 and, when shipped, INT8."""
+    out = [("fp32", "plane-cls", "head-seg")]
+    if (MODELS_DIR / "plane-cls-int8").is_dir() and (MODELS_DIR / "head-seg-int8").is_dir():
+        out.append(("int8", "plane-cls-int8", "head-seg-int8"))
+    return out
+
+
+def real_sweep(data: Path, n: int) -> list[tuple[np.ndarray, float | None]]:
+    """Runs of 40 non-head plane frames and 40 HC18 head frames (with their pixel size), repeated."""
+    import csv
+
+    from edge.imageio import read_gray
+
+    rows = list(csv.DictReader(open(data / "planes" / "labels.csv", encoding="utf-8")))
+    others = [r["file"] for r in rows if r["plane"] != "Fetal brain"][:40]
+    sizes = list(csv.reader(open(data / "hc18" / "pixel_size_and_hc.csv", encoding="utf-8")))[1:41]
+    heads = [(read_gray(data / "hc18" / "images" / r[0]), float(r[1])) for r in sizes]
+    other = [(read_gray(data / "planes" / "images" / f), None) for f in others]
+    seq: list[tuple[np.ndarray, float | None]] = []
+    while len(seq) < n:
+        seq += other + heads
+    return seq[:n]
+
+
+def synthetic_sweep(n: int) -> list[tuple[np.ndarray, float | None]]:
+    from edge.sources import open_source
+
+    src = open_source(f"synthetic://sweep?frames={n}")
+    return [(f.image, f.pixel_spacing_mm) for f in iter(lambda: src.read(1.0), None)]
+
+
+def one(label: str, plane: str, head: str, frames: int, threads: int, data: str | None) -> dict:
+    from edge.config import parse_config
+    from edge.frame_check import check_frame
+    from edge.pipeline.app import build_runner
+    from edge.roi import detect_roi
+    from edge.sources.base import EOS, Frame, FrameSource
+
+    seq = real_sweep(Path(data), frames) if data else synthetic_sweep(frames)
+
+    class Replay(FrameSource):
+        scheme = "replay"
+
+        def __init__(self) -> None:
+            super().__init__("replay://benchmark", {})
+            self.i = 0
+
+        def _read(self, timeout: float) -> Frame | None:
+            if self.i >= len(seq):
+                self.state = EOS
+                return None
+            img, mm = seq[self.i]
+            self.i += 1
+            return Frame(img, self.i - 1, self.i / 30.0, mm, self.uri)
+
+    cfg = parse_config({"pipeline": {"plane_model": plane, "head_model": head},
+                        "backend": {"threads": threads}, "store": {"path": "/tmp/fetal_edge_bench.sqlite"}})
+    from edge.store import ResultStore
+
+    with ResultStore(f"/tmp/fetal_edge_bench_{label}.sqlite") as store:
+        runner = build_runner(cfg, store)
+        t0 = time.perf_counter()
+        out = runner.run(Replay())
+        wall = time.perf_counter() - t0
+    t = runner.timings
+    n = out.exam.frames
+    stage = {"roi_ms": 1e3 * t["roi"] / n, "planes_ms": 1e3 * t["planes"] / n,
+             "biometry_ms_per_run": 1e3 * t["biometry"] / max(1, t["biometry_runs"]),
+             "biometry_runs": int(t["biometry_runs"])}
+    # each stage alone on the same frames (median ms)
+    sample = [img for img, _ in seq[::7][:60]]
+    alone = {}
+    for name, fn in (("frame_check", check_frame), ("roi_detect", detect_roi),
+                     ("plane_model", lambda im: runner.planes.classifier.probabilities(im)),
+                     ("head_segment", lambda im: runner.head.segmenter(im))):
+        ts = []
+        for im in sample:
+            s = time.perf_counter()
+            fn(im)
+            ts.append(1e3 * (time.perf_counter() - s))
+        alone[name] = float(np.median(ts))
+    return {"bundle": label, "frames": n, "wall_s": wall, "fps": n / wall, **stage, "alone_ms": alone,
+            "hc_mm": out.exam.measurements["hc"].value, "peak_rss_mb": resource.getrusage(
+                resource.RUSAGE_SELF).ru_maxrss / 1024, "input": "real sweep" if data else "synthetic sweep"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=600)
+    ap.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads per model")
+    ap.add_argument("--data", default=None, help="shared data dir (default: $FETAL_EDGE_DATA or ../shared/data)")
+    ap.add_argument("--one", nargs=3, metavar=("LABEL", "PLANE", "HEAD"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(one(*args.one, args.frames, args.threads, args.data)))
+        return
+    from compress.paths import default_data_dir
+
+    data = Path(args.data) if args.data else default_data_dir()
+    data_arg = ["--data", str(data)] if (data / "hc18").is_dir() else []
+    rows = []
+    for label, plane, head in bundles():
+        proc = subprocess.run([sys.executable, __file__, "--one", label, plane, head, "--frames", str(args.frames),
+                               "--threads", str(args.threads), *data_arg], capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(f"{label}: failed:\n{proc.stderr[-2000:]}")
+            continue
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    if not rows:
+        sys.exit(1)
+    print(f"\nfetal-edge runtime, {rows[0]['input']}, {rows[0]['frames']} frames, onnxruntime CPU, "
+          f"{args.threads} intra-op thread(s) per model, capture in its own thread")
+    print(f"{'bundle':7s} {'fps':>6s} {'roi ms':>7s} {'planes ms':>9s} {'biom ms/run':>11s} {'runs':>5s} "
+          f"{'peak RSS MB':>11s} {'HC mm':>7s}")
+    for r in rows:
+        print(f"{r['bundle']:7s} {r['fps']:6.1f} {r['roi_ms']:7.2f} {r['planes_ms']:9.2f} "
+              f"{r['biometry_ms_per_run']:11.1f} {r['biometry_runs']:5d} {r['peak_rss_mb']:11.0f} "
+              f"{r['hc_mm'] if r['hc_mm'] is not None else '-':>7}")
+    print("\nstages alone (median ms per frame): " + "; ".join(
+        f"{r['bundle']}: " + ", ".join(f"{k} {v:.2f}" for k, v in r["alone_ms"].items()) for r in rows))
+    if len(rows) == 2:
+        print(f"int8 / fp32 fps ratio: {rows[1]['fps'] / rows[0]['fps']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
