@@ -20,6 +20,7 @@ import json
 import logging
 import shutil
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -66,6 +67,7 @@ class ResultStore:
         self.path = Path(path)
         self.settings = settings or StoreSettings(path=self.path)
         self.quarantined: Path | None = None
+        self._lock = threading.RLock()   # one store may be shared by the runtime and sync threads
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = self._open()
@@ -76,7 +78,7 @@ class ResultStore:
             self._conn = self._open()
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA journal_mode=WAL")
@@ -102,6 +104,14 @@ class ResultStore:
         return aside
 
     def _write(self, what: str, sql_fn: Any) -> Any:
+        with self._lock:
+            return self._write_locked(what, sql_fn)
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def _write_locked(self, what: str, sql_fn: Any) -> Any:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -167,9 +177,9 @@ class ResultStore:
         return out
 
     def pending(self, limit: int = 500, after_seq: int = 0) -> list[OutboxItem]:
-        rows = self._conn.execute(
+        rows = self._read(
             "SELECT o.seq, r.result_id, r.saved_at, r.exam, r.patient_ref FROM outbox o JOIN results r "
-            "ON r.result_id = o.result_id WHERE o.seq > ? ORDER BY o.seq LIMIT ?", (after_seq, limit)).fetchall()
+            "ON r.result_id = o.result_id WHERE o.seq > ? ORDER BY o.seq LIMIT ?", (after_seq, limit))
         return [OutboxItem(s, rid, at, json.loads(exam), pref) for s, rid, at, exam, pref in rows]
 
     def mark_sent(self, result_ids: Iterable[str]) -> int:
@@ -191,28 +201,29 @@ class ResultStore:
         return self._write("sync state", tx)
 
     def get(self, result_id: str) -> dict[str, Any] | None:
-        row = self._conn.execute("SELECT exam FROM results WHERE result_id = ?", (result_id,)).fetchone()
-        return json.loads(row[0]) if row else None
+        rows = self._read("SELECT exam FROM results WHERE result_id = ?", (result_id,))
+        return json.loads(rows[0][0]) if rows else None
 
     def last_exam(self) -> dict[str, Any] | None:
-        row = self._conn.execute("SELECT exam FROM results ORDER BY saved_at DESC, rowid DESC LIMIT 1").fetchone()
-        return json.loads(row[0]) if row else None
+        rows = self._read("SELECT exam FROM results ORDER BY saved_at DESC, rowid DESC LIMIT 1")
+        return json.loads(rows[0][0]) if rows else None
 
     def outbox_len(self) -> int:
-        return self._conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        return self._read("SELECT COUNT(*) FROM outbox")[0][0]
 
     def count(self) -> int:
-        return self._conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        return self._read("SELECT COUNT(*) FROM results")[0][0]
 
     def last_sync(self) -> str | None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'last_sync'").fetchone()
-        return row[0] if row else None
+        rows = self._read("SELECT value FROM meta WHERE key = 'last_sync'")
+        return rows[0][0] if rows else None
 
     def free_disk_mb(self) -> float:
         return shutil.disk_usage(self.path.parent).free / 2**20
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            self._conn.close()
 
     def __enter__(self) -> "ResultStore":
         return self

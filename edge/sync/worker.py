@@ -38,6 +38,7 @@ class SyncState:
     connect_failures: int = 0
     last_error: str | None = None
     last_sync_at: str | None = None
+    steps: int = 0                # loop turns (each blocks up to poll_s or the backoff: no busy-waiting)
 
 
 class SyncWorker:
@@ -47,6 +48,7 @@ class SyncWorker:
         self.telemetry, self.telemetry_interval_s = telemetry, telemetry_interval_s
         self.state = SyncState()
         self._client: mqtt.Client | None = None
+        self._last_log: str | None = None
         self._connack = False
         self._inflight: dict[int, tuple[str, float]] = {}   # mid -> (result_id, published at)
         self._acked: list[str] = []
@@ -137,6 +139,8 @@ class SyncWorker:
         topic = self.s.topic("results")
         for item in items:
             payload = build_payload(item.exam, item.saved_at, item.patient_ref, self.s.include_patient_ref)
+            if self._client is None:   # the connection dropped while writing (on_disconnect ran)
+                return
             info = self._client.publish(topic, encode(payload), qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 return
@@ -168,6 +172,7 @@ class SyncWorker:
 
     def step(self, stop: threading.Event) -> None:
         """One turn of the loop; blocks at most ~poll_s and never busy-waits."""
+        self.state.steps += 1
         now = time.monotonic()
         if self._client is None:
             stop.wait(max(0.0, min(self._next_attempt - now, self.s.poll_s)))
@@ -183,7 +188,8 @@ class SyncWorker:
             return
         self._publish_window()
         idle = not self._inflight
-        self._client.loop(timeout=self.s.poll_s if idle else 0.05)
+        if self._client is not None:
+            self._client.loop(timeout=self.s.poll_s if idle else 0.05)
         self._flush_acks()
         if self._client is not None:
             self._expire()
