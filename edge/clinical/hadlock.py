@@ -20,6 +20,8 @@ GA_RANGE_DAYS = (14 * 7.0, 42 * 7.0)
 INPUT_RANGES_MM = {"bpd": (23.0, 102.0), "hc": (89.0, 358.0), "ac": (75.0, 381.0), "fl": (13.0, 83.0)}
 PRECISION = ("2SD about +-1.2 wk at 12-18 wk rising to about +-3 wk after 30 wk for one parameter; "
              "combinations narrow it by about a quarter in the 3rd trimester")
+HC_PRECISION = ("2SD +-1.19 wk for HC 68-144 mm, +-1.48 (151-219), +-2.06 (224-280), +-2.98 (284-325), "
+                "+-3.2 (328-360), as tabulated with 'GA by HC - Hadlock1984'")
 
 # Menstrual age in weeks from measurements in cm (b=BPD, h=HC, a=AC, f=FL).
 _WEEKS: dict[tuple[str, ...], Callable[..., float]] = {
@@ -52,5 +54,6 @@ def hadlock_ga_formulas() -> dict[str, Formula]:
         method = "hadlock1984_" + "_".join(names)
         out[method] = Formula(method=method, quantity="ga", inputs=names, compute=_days(fn, names),
                               input_ranges={n: INPUT_RANGES_MM[n] for n in names},
-                              output_range=GA_RANGE_DAYS, source=SOURCE, precision=PRECISION)
+                              output_range=GA_RANGE_DAYS, source=SOURCE,
+                              precision=HC_PRECISION if names == ("hc",) else PRECISION)
     return out
