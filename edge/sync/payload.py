@@ -113,8 +113,10 @@ def validate_result(d: Any, allow_patient_ref: bool = False) -> dict[str, Any]:
     for name, m in meas.items():
         _measurement(name, m, f"measurements.{name}")
     for i, p in enumerate(c.array(d["plausibility"], "plausibility", 16)):
-        c.mapping(p, f"plausibility[{i}]", {"check", "ok"}, {"value", "range"})
+        c.mapping(p, f"plausibility[{i}]", {"check", "ok"}, {"value", "range", "source"})
         c.string(p["check"], f"plausibility[{i}].check", 64)
+        if "source" in p:
+            c.string(p["source"], f"plausibility[{i}].source", 300)
         if not isinstance(p["ok"], bool):
             raise c.fail(f"plausibility[{i}].ok", "expected true/false", p["ok"])
         c.number(p.get("value"), f"plausibility[{i}].value", -1e6, 1e6, nullable=True)
