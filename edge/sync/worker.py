@@ -49,6 +49,7 @@ class SyncWorker:
         self.state = SyncState()
         self._client: mqtt.Client | None = None
         self._last_log: str | None = None
+        self._refused = False
         self._connack = False
         self._inflight: dict[int, tuple[str, float]] = {}   # mid -> (result_id, published at)
         self._acked: list[str] = []
@@ -66,27 +67,41 @@ class SyncWorker:
             return
         self._connack, self.state.connected = True, True
         self.state.connects += 1
-        self._delay = self.s.backoff_min_s
+        if not self._refused:          # after a refusal the delay keeps growing until a PUBACK succeeds
+            self._delay = self.s.backoff_min_s
         log.info("connected to %s:%d as %s", self.s.host, self.s.port, self.s.device_id)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         if client is self._client:
+            if self._refused and self.state.last_error:   # the broker dropped us after refusing: say why
+                self._fail(self.state.last_error)
+                return
             reason = self._last_log or str(rc)
+            if not self._connack:
+                self._fail(f"broker {self.s.host}:{self.s.port} closed the connection before accepting it "
+                           f"({reason}); check the device certificate sync.cert={self.s.cert}: expired, "
+                           f"revoked or not signed by the project CA?")
+                return
             self._fail(f"connection to {self.s.host}:{self.s.port} lost ({reason})")
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any) -> None:
         entry = self._inflight.pop(mid, None)
         if entry is None:
             return
-        if rc.is_failure:   # e.g. "Not authorized": the ACL refused this topic
+        if rc.is_failure or rc.value == 0x10:   # e.g. "Not authorized" (ACL), "No matching subscribers"
             self.state.refused += 1
-            msg = (f"broker refused result {entry[0]} on {self.s.topic('results')}: {rc}; it stays in the "
-                   f"outbox (check the device certificate matches sync.clinic_id/device_id)")
-            self.state.last_error = msg
-            log.error(msg)
+            why = ("no receiver is subscribed, so the broker would drop it" if rc.value == 0x10 else
+                   "check the device certificate matches sync.clinic_id/device_id")
+            msg = (f"broker did not take result {entry[0]} on {self.s.topic('results')}: {rc}; it stays in the "
+                   f"outbox ({why})")
+            if msg.split(":")[-2:] != (self.state.last_error or "").split(":")[-2:]:
+                log.error(msg)
+            self.state.last_error, self._refused = msg, True
             self._pause_until = time.monotonic() + self._backoff()
             self._cursor = 0
             return
+        self._refused = False
+        self._delay = self.s.backoff_min_s
         self._acked.append(entry[0])
 
     def _on_log(self, client: mqtt.Client, userdata: Any, level: int, msg: str) -> None:
