@@ -1,0 +1,102 @@
+"""Plane classifiers side by side: the shipped student vs SonoNet-16 (onnxruntime, CPU, 2 threads, batch 1).
+
+Prints parameters, multiply-accumulates, ONNX file size, latency median / p95 (model run only, input
+prepared beforehand) and 6-plane accuracy / macro-F1 on the same frames (held-out patients). Run:
+    .venv/bin/python benchmarks/planes.py [--runs 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from compress.data.planes import load_records, split_dev_heldout
+from compress.nets.plane_student import build_student, count_macs, count_params
+from compress.nets.sononet import SONONET_CLASSES, load_sononet16, sononet_input
+from compress.paths import default_data_dir
+from compress.planes.evaluate import classification_metrics
+from compress.planes.export import export_onnx
+from edge.imageio import read_gray
+from edge.manifest import load_manifest
+from edge.models import shipped_model_dir
+from edge.planes.taxonomy import sononet_to_model_classes, to_planes
+from edge.preprocess import preprocess
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def session(path: Path, threads: int = 2) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def latency_ms(sess: ort.InferenceSession, x: np.ndarray, runs: int) -> tuple[float, float]:
+    name = sess.get_inputs()[0].name
+    for _ in range(20):
+        sess.run(None, {name: x})
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        sess.run(None, {name: x})
+        times.append((time.perf_counter() - t0) * 1e3)
+    return float(np.median(times)), float(np.percentile(times, 95))
+
+
+def onnx_params(path: Path) -> int:
+    return int(sum(np.prod(t.dims) for t in onnx.load(str(path)).graph.initializer))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=300)
+    ap.add_argument("--sononet-onnx", default=str(REPO / "runs" / "planes" / "sononet16.onnx"))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    data = default_data_dir()
+    sn_path = Path(args.sononet_onnx)
+    sononet = load_sononet16(data / "peers" / "sononet" / "SonoNet16.npz")
+    if not sn_path.is_file():
+        export_onnx(sononet, sn_path, (224, 288))
+    manifest = load_manifest(shipped_model_dir("plane-cls"))
+    st_sess, sn_sess = session(manifest.model_path), session(sn_path)
+
+    records = load_records(data)
+    _, held = split_dev_heldout(records)
+    y = np.array([records[i].plane_idx for i in held])
+    p_st, p_sn, x_st, x_sn = [], [], None, None
+    for i in held:
+        gray = read_gray(records[i].path)
+        x_st = preprocess(gray, manifest.preprocessing).tensor
+        x_sn = sononet_input(gray)
+        z = st_sess.run(None, {"input": x_st})[0][0]
+        p_st.append(to_planes(np.exp(z - z.max()) / np.exp(z - z.max()).sum()))
+        z = sn_sess.run(None, {"input": x_sn})[0][0]
+        p_sn.append(to_planes(sononet_to_model_classes(np.exp(z - z.max()) / np.exp(z - z.max()).sum(),
+                                                       SONONET_CLASSES)))
+    rows = []
+    for name, path, sess, x, probs, macs in [
+        ("plane-cls student", manifest.model_path, st_sess, x_st, p_st, count_macs(build_student())),
+        ("SonoNet-16 (mapped)", sn_path, sn_sess, x_sn, p_sn, count_macs(sononet, (224, 288))),
+    ]:
+        med, p95 = latency_ms(sess, x, args.runs)
+        m = classification_metrics(y, np.stack(probs))
+        rows.append((name, "x".join(map(str, x.shape[2:])), onnx_params(path), macs / 1e6,
+                     path.stat().st_size / 1e6, med, p95, m["accuracy"], m["macro_f1"]))
+    print(f"held-out frames: {len(held)}; onnxruntime {ort.__version__}, CPU, 2 threads, batch 1, {args.runs} runs")
+    print(f"{'model':22s} {'input':>8s} {'params':>9s} {'MMAC':>8s} {'MB':>6s} {'med ms':>7s} {'p95 ms':>7s} "
+          f"{'acc':>6s} {'mF1':>6s}")
+    for r in rows:
+        print(f"{r[0]:22s} {r[1]:>8s} {r[2]:9d} {r[3]:8.1f} {r[4]:6.2f} {r[5]:7.3f} {r[6]:7.3f} {r[7]:6.3f} {r[8]:6.3f}")
+    print(f"speed-up student vs SonoNet-16 (median): {rows[1][5] / rows[0][5]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

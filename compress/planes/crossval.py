@@ -1,0 +1,87 @@
+"""Out-of-fold predictions of teacher, student and SonoNet-16 (as it comes) on the same folds.
+
+`run_folds` trains, for every fold, a teacher head on the training views' cached SonoNet features and a
+student distilled from that fold's teacher, and predicts the clean view of every validation record.
+Used for patient-grouped k-fold CV over the development set and for leave-one-country-out (LOCO).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from compress.data.planes import PlaneRecord
+from compress.nets.sononet import SONONET_CLASSES
+from compress.planes.distill import DistillConfig, student_logits, train_student
+from compress.planes.evaluate import softmax
+from compress.planes.features import ViewCache
+from compress.planes.teacher import head_logits, train_head
+from edge.planes.taxonomy import sononet_to_model_classes
+
+log = logging.getLogger(__name__)
+MODELS = ("sononet", "teacher", "student")
+
+
+@dataclass
+class FoldPredictions:
+    """Per predicted record: its index, the fold, and each model's logits (SonoNet: log of mapped probs)."""
+
+    record: np.ndarray
+    fold: np.ndarray
+    logits: dict[str, np.ndarray]
+
+    def save(self, path) -> None:
+        np.savez(path, record=self.record, fold=self.fold, **{f"logits_{k}": v for k, v in self.logits.items()})
+
+    @classmethod
+    def load(cls, path) -> "FoldPredictions":
+        with np.load(path, allow_pickle=False) as d:
+            return cls(d["record"], d["fold"], {k[7:]: d[k] for k in d.files if k.startswith("logits_")})
+
+
+def view_labels(records: list[PlaneRecord], cache: ViewCache) -> tuple[np.ndarray, np.ndarray]:
+    targets = np.array([records[i].target for i in range(len(records))])[cache.record]
+    planes = np.array([records[i].plane_idx for i in range(len(records))])[cache.record]
+    return targets, planes
+
+
+def sononet_logits(feats: np.ndarray) -> np.ndarray:
+    """SonoNet-16 as it comes: its 14 logits mapped onto our 8 classes (log of summed probabilities)."""
+    p8 = sononet_to_model_classes(softmax(feats[:, -14:]), SONONET_CLASSES)
+    return np.log(np.clip(p8, 1e-9, 1.0)).astype(np.float32)
+
+
+def fit_fold(records: list[PlaneRecord], cache: ViewCache, train_recs: np.ndarray, val_recs: np.ndarray,
+             cfg: DistillConfig | None, seed: int = 0) -> dict[str, np.ndarray]:
+    """Train on all views of train_recs; predict the clean views of val_recs (in val_recs order)."""
+    targets, planes = view_labels(records, cache)
+    tr = np.isin(cache.record, train_recs)
+    clean = np.flatnonzero(cache.view == 0)
+    pos = {int(r): k for k, r in enumerate(cache.record[clean])}
+    va = clean[[pos[int(r)] for r in val_recs]]
+    head = train_head(cache.feats[tr], targets[tr], planes[tr], seed=seed)
+    out = {"sononet": sononet_logits(cache.feats[va]), "teacher": head_logits(head, cache.feats[va])}
+    if cfg is not None:
+        teacher_train = head_logits(head, cache.feats[tr])
+        student = train_student(cache.images[tr], teacher_train, targets[tr], planes[tr], cfg)
+        out["student"] = student_logits(student, cache.images[va])
+    return out
+
+
+def run_folds(records: list[PlaneRecord], cache: ViewCache, pool: list[int], folds: list[np.ndarray],
+              cfg: DistillConfig | None, train_exclude: set[int] = frozenset()) -> FoldPredictions:
+    """For each fold: train on pool minus fold (minus train_exclude), predict the fold's records."""
+    rec, fold_id, logits = [], [], {m: [] for m in MODELS}
+    for f, val in enumerate(folds):
+        val_set = set(int(v) for v in val)
+        train = np.array([i for i in pool if i not in val_set and i not in train_exclude])
+        log.info("fold %d/%d: train %d records, predict %d", f + 1, len(folds), len(train), len(val))
+        out = fit_fold(records, cache, train, np.asarray(val), cfg, seed=f)
+        rec.extend(int(v) for v in val)
+        fold_id.extend([f] * len(val))
+        for m, v in out.items():
+            logits[m].append(v)
+    return FoldPredictions(np.array(rec), np.array(fold_id),
+                           {m: np.concatenate(v) for m, v in logits.items() if v})

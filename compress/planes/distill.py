@@ -1,0 +1,108 @@
+"""Student training: knowledge distillation from the teacher's logits on the same cached views + labels.
+
+The views are the cached augmented frames (zoom/sector crop, rotation, flip, gain/gamma, speckle); on top,
+each batch gets cheap fresh jitter that leaves the teacher's answer unchanged (horizontal flip, gamma, gain,
+speckle, a shift of a few pixels). Inputs are standardised per image, as at runtime (manifest: per_image).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from compress.distill_loss import distillation_loss
+from compress.nets.plane_student import PlaneStudent, build_student
+from compress.planes.losses import partial_label_nll
+from compress.planes.teacher import class_weights
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    epochs: int = 30
+    batch: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 2e-2
+    temperature: float = 4.0
+    alpha: float = 0.7          # weight of the distillation term
+    width_mult: float = 1.0
+    seed: int = 0
+    max_minutes: float = 25.0   # stop early (with a log line) rather than overrun the CPU budget
+
+
+def standardise(x: torch.Tensor) -> torch.Tensor:
+    """(N,1,H,W) -> per-image mean 0, std 1 (the manifest's per_image normalisation)."""
+    mu = x.mean(dim=(1, 2, 3), keepdim=True)
+    sd = x.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+    return (x - mu) / sd
+
+
+def jitter(u8: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """uint8 (N,H,W) -> float (N,1,H,W) with label- and teacher-preserving jitter."""
+    n = u8.shape[0]
+    x = u8.float().div(255.0)[:, None]
+    flip = torch.rand(n, generator=gen) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    gain = 0.8 + 0.4 * torch.rand(n, 1, 1, 1, generator=gen)
+    gamma = torch.exp((torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.6)
+    x = (x * gain).clamp(0, 1) ** gamma
+    sigma = 0.15 * torch.rand(n, 1, 1, 1, generator=gen)
+    x = x * (1 + sigma * torch.randn(x.shape, generator=gen))
+    dy, dx = (int(v) for v in torch.randint(-4, 5, (2,), generator=gen))
+    return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+
+
+def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.ndarray, plane_idx: np.ndarray,
+                  cfg: DistillConfig = DistillConfig()) -> PlaneStudent:
+    """images (V,H,W) uint8, teacher_logits (V,8), targets (V,) with -1 = brain sub-plane unknown."""
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model = build_student(cfg.width_mult)
+    x_all = torch.from_numpy(images)
+    t_all = torch.from_numpy(teacher_logits.astype(np.float32))
+    y_all = torch.from_numpy(targets.astype(np.int64))
+    w_all = torch.from_numpy(class_weights(plane_idx))
+    steps = cfg.epochs * ((len(x_all) + cfg.batch - 1) // cfg.batch)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.15)
+    start = time.time()
+    for epoch in range(cfg.epochs):
+        model.train()
+        total, seen = 0.0, 0
+        for b in torch.randperm(len(x_all), generator=gen).split(cfg.batch):
+            if len(b) < 2:
+                continue
+            logits = model(standardise(jitter(x_all[b], gen)))
+            hard = partial_label_nll(logits, y_all[b], w_all[b], label_smoothing=0.05)
+            loss = distillation_loss(logits, t_all[b], hard, cfg.temperature, cfg.alpha)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss) * len(b)
+            seen += len(b)
+        minutes = (time.time() - start) / 60
+        log.info("student epoch %d/%d loss %.4f (%.1f min)", epoch + 1, cfg.epochs, total / max(seen, 1), minutes)
+        if minutes > cfg.max_minutes and epoch + 1 < cfg.epochs:
+            log.warning("stopping after epoch %d: time budget %.0f min reached", epoch + 1, cfg.max_minutes)
+            break
+    return model.eval()
+
+
+@torch.no_grad()
+def student_logits(model: PlaneStudent, images: np.ndarray, batch: int = 256) -> np.ndarray:
+    model.eval()
+    x = torch.from_numpy(images)
+    outs = [model(standardise(x[i:i + batch].float()[:, None])) for i in range(0, len(x), batch)]
+    return torch.cat(outs).numpy()
+
+
+def kl_to_teacher(student: np.ndarray, teacher: np.ndarray) -> float:
+    s, t = torch.from_numpy(student), torch.from_numpy(teacher)
+    return float(F.kl_div(F.log_softmax(s, 1), F.softmax(t, 1), reduction="batchmean"))

@@ -1,0 +1,88 @@
+"""Shared steps of `train-planes` and `evaluate-planes`: records, view cache, CV predictions, calibration."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from compress.data.planes import PlaneRecord, grouped_folds, load_records, split_dev_heldout
+from compress.nets.sononet import load_sononet16
+from compress.planes.crossval import FoldPredictions, run_folds
+from compress.planes.distill import DistillConfig
+from compress.planes.evaluate import choose_threshold, fit_temperature, softmax
+from compress.planes.features import ViewCache, build_cache
+from edge.planes.taxonomy import to_planes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PlaneData:
+    records: list[PlaneRecord]
+    dev: list[int]
+    held: list[int]
+    cache: ViewCache
+    sononet_npz: Path
+
+
+def _key(records: list[PlaneRecord], n_aug: int) -> str:
+    h = hashlib.sha256(f"n_aug={n_aug}".encode())
+    for r in records:
+        h.update(f"{r.path.name}|{r.plane}|{r.brain_plane}|{r.patient}|{r.heldout}".encode())
+    return h.hexdigest()
+
+
+def prepare(data_dir: Path, out: Path, n_aug: int, hc18_images: int) -> PlaneData:
+    """Records + the view/feature cache (built once, rebuilt when the records or n_aug change)."""
+    records = load_records(data_dir, hc18_images)
+    dev, held = split_dev_heldout(records)
+    npz = data_dir / "peers" / "sononet" / "SonoNet16.npz"
+    cache_path, key_path = out / "cache.npz", out / "cache.key"
+    key = _key(records, n_aug)
+    if cache_path.is_file() and key_path.is_file() and key_path.read_text().strip() == key:
+        cache = ViewCache.load(cache_path)
+    else:
+        log.info("building the view cache: %d records, %d augmented views each (SonoNet-16 forward)",
+                 len(records), n_aug)
+        cache = build_cache(records, set(dev), load_sononet16(npz), n_aug=n_aug)
+        cache.save(cache_path)
+        key_path.write_text(key + "\n")
+    return PlaneData(records, dev, held, cache, npz)
+
+
+def cv_predictions(data: PlaneData, out: Path, folds: int, cfg: DistillConfig, reuse: bool = True) -> FoldPredictions:
+    """Patient-grouped k-fold out-of-fold logits of SonoNet, teacher and student over the dev set."""
+    path = out / f"cv_k{folds}_e{cfg.epochs}.npz"
+    if reuse and path.is_file():
+        return FoldPredictions.load(path)
+    torch.set_num_threads(1)
+    preds = run_folds(data.records, data.cache, data.dev, grouped_folds(data.records, data.dev, folds), cfg)
+    preds.save(path)
+    return preds
+
+
+def loco_predictions(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = True) -> FoldPredictions:
+    """Leave-one-country-out over the African cohort: train without the country (and without any held-out
+    record), predict every image of that country (development and held-out patients)."""
+    path = out / f"loco_e{cfg.epochs}.npz"
+    if reuse and path.is_file():
+        return FoldPredictions.load(path)
+    torch.set_num_threads(1)
+    countries = sorted({r.country for r in data.records if r.dataset == "african"})
+    folds = [np.array([i for i, r in enumerate(data.records) if r.dataset == "african" and r.country == c])
+             for c in countries]
+    preds = run_folds(data.records, data.cache, data.dev, folds, cfg, train_exclude=set(data.held))
+    preds.save(path)
+    return preds
+
+
+def calibrate(logits8: np.ndarray, records: list[PlaneRecord], target_accuracy: float) -> tuple[float, float]:
+    """(temperature, unknown threshold) chosen on out-of-fold validation logits."""
+    y = np.array([r.plane_idx for r in records])
+    t = fit_temperature(logits8, y)
+    return t, choose_threshold(to_planes(softmax(logits8, t)), y, target_accuracy)

@@ -1,0 +1,76 @@
+"""`fetal-edge classify PATH... [--json] [--model DIR]`: the standard plane of still images.
+
+PATH is an image or a folder (its images, sorted by name). With --json, one JSON object per line:
+{"file", "plane" (one of the six planes or "unknown"), "brain_plane" (or null), "confidence", "model",
+"reason" (why unknown, else null)}. An unreadable file gives a line with plane "unknown" and the reason;
+it never stops the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from edge.errors import InputError
+from edge.imageio import read_color
+from edge.planes.classifier import DEFAULT_MODEL, PlaneClassifier
+from edge.planes.taxonomy import UNKNOWN
+
+log = logging.getLogger(__name__)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", help="standard plane of images (or folders of images)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image file or folder of images")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model bundle dir or shipped name ({DEFAULT_MODEL})")
+    p.add_argument("--threads", type=int, default=2, help="onnxruntime CPU threads (default 2)")
+    p.set_defaults(func=run)
+
+
+def expand(paths: list[str]) -> list[Path]:
+    """Files as given, folders expanded to their images; a missing path is kept (it gets an error line)."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise InputError(f"folder {p} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
+
+
+def classify_file(clf: PlaneClassifier, path: Path) -> dict[str, Any]:
+    try:
+        pred = clf.classify(read_color(path))
+    except InputError as exc:
+        return {"file": str(path), "plane": UNKNOWN, "brain_plane": None, "confidence": 0.0,
+                "model": clf.ref.to_dict(), "reason": str(exc)}
+    d = pred.to_dict()
+    return {"file": str(path), "plane": d["plane"], "brain_plane": d["brain_plane"],
+            "confidence": d["confidence"], "model": d["model"], "reason": d["reason"]}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads < 1:
+        raise InputError(f"--threads {args.threads} must be >= 1")
+    files = expand(args.paths)
+    clf = PlaneClassifier(args.model, threads=args.threads)
+    log.info("classify: model %s %s, threshold %.2f, temperature %.2f, %d files", clf.ref.name,
+             clf.ref.version, clf.threshold, clf.temperature, len(files))
+    for path in files:
+        row = classify_file(clf, path)
+        if args.json:
+            print(json.dumps(row), flush=True)
+        else:
+            sub = f" / {row['brain_plane']}" if row["brain_plane"] else ""
+            why = f"  ({row['reason']})" if row["reason"] else ""
+            print(f"{row['file']}\t{row['plane']}{sub}\t{row['confidence']:.2f}{why}", flush=True)
+    return 0
