@@ -116,6 +116,7 @@ def test_duplicate_deliveries_are_stored_once(broker: Broker, tmp_path: Path) ->
         store._conn.execute("INSERT INTO outbox (result_id) SELECT result_id FROM results")
         SyncWorker(store, sync_settings(broker)).run(once=True, timeout_s=60)
         # and two more copies of one result, byte-identical to what was stored, straight onto the wire
+        assert rx.wait_for(100) == 100
         stored = Database(rx.db.url).query("SELECT payload FROM results WHERE result_id = ?", (saved[0],))[0][0]
         raw = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         raw.connect("127.0.0.1", broker.port)
