@@ -43,7 +43,7 @@ def teacher_model(ctx: StageContext) -> nn.Module:
     torch.manual_seed(ctx.cfg.seed)
     teacher = task.build_teacher()
     if cfg.checkpoint is not None:
-        task.load_teacher(teacher, ctx.cfg.resolve(cfg.checkpoint))
+        teacher = task.load_teacher(teacher, ctx.cfg.resolve(cfg.checkpoint))
     else:
         train(teacher, task.train_batches(ctx.cfg.distill.batch_size, ctx.cfg.seed + 1), cfg.train_steps, 2e-3,
               lambda x, y, out: task.hard_loss(out, y), ctx, "teacher")
@@ -58,8 +58,9 @@ def run(ctx: StageContext) -> StageOutcome:
     for p in teacher.parameters():
         p.requires_grad_(False)
     save_module(teacher, ctx.work.path("teacher"))
-    teacher_metrics = task.evaluate(torch_predict(teacher))
-    ctx.work.remember("teacher", {"metrics": teacher_metrics, "profile": profile_torch(teacher, info.input_shape)})
+    teacher_metrics = task.teacher_metrics(teacher)
+    ctx.work.remember("teacher", {"metrics": teacher_metrics,
+                                  "profile": profile_torch(teacher, info.teacher_input_shape or info.input_shape)})
 
     torch.manual_seed(ctx.cfg.seed)
     student = task.build_student(ctx.cfg.student.width_mult)
@@ -71,7 +72,7 @@ def run(ctx: StageContext) -> StageOutcome:
         t_tap = FeatureTap(_module(teacher, cfg.feature_layers[0], "teacher"))
         s_tap = FeatureTap(_module(student, cfg.feature_layers[1], "student"))
         with torch.no_grad():
-            teacher(torch.zeros(info.input_shape)), student(torch.zeros(info.input_shape))
+            teacher(torch.zeros(info.teacher_input_shape or info.input_shape)), student(torch.zeros(info.input_shape))
         proj = nn.Conv2d(s_tap.value.shape[1], t_tap.value.shape[1], 1)
         extra = list(proj.parameters())
 
@@ -84,7 +85,7 @@ def run(ctx: StageContext) -> StageOutcome:
 
     def loss_fn(x: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            t_out = teacher(x)
+            t_out = task.teacher_logits(teacher, x, y)
         loss = distillation_loss(out, t_out, task.hard_loss(out, y), cfg.temperature, cfg.alpha)
         return loss + cfg.feature_weight * feature_loss() if feature_loss is not None else loss
 

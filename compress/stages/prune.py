@@ -87,7 +87,7 @@ def run(ctx: StageContext) -> StageOutcome:
 
     def loss_fn(x: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            t_out = teacher(x)
+            t_out = task.teacher_logits(teacher, x, y)
         return distillation_loss(out, t_out, task.hard_loss(out, y), dcfg.temperature, dcfg.alpha)
 
     train(pruned, task.train_batches(cfg.batch_size, ctx.cfg.seed + 2), cfg.finetune_steps, cfg.lr, loss_fn, ctx,

@@ -29,6 +29,7 @@ class TaskInfo:
     preprocessing: dict[str, Any]  # the manifest's preprocessing block
     training_data: str
     split: str
+    teacher_input_shape: tuple[int, ...] | None = None  # when the teacher sees other inputs than the student
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,16 @@ class TaskAdapter(ABC):
         from compress.stages.common import load_state_into
 
         return load_state_into(model, path, "teacher")
+
+    def teacher_logits(self, teacher: Any, x: Any, y: Any) -> Any:
+        """The teacher's logits for a training batch (adapters with cached teacher outputs return those)."""
+        return teacher(x)
+
+    def teacher_metrics(self, teacher: Any) -> dict[str, float]:
+        """The teacher's metrics on the validation split (same frames the students are gated on)."""
+        from compress.stages.common import torch_predict
+
+        return self.evaluate(torch_predict(teacher))
 
     def worse_by(self, before: float, after: float) -> float:
         """How much worse `after` is than `before`, in metric units (positive = worse)."""
