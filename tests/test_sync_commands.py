@@ -1,0 +1,110 @@
+"""`fetal-edge sync` / `fetal-edge status`, telemetry, and the sync/store/telemetry config sections."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from mqtt_broker import REPO, Broker, RunningReceiver, broker, make_exam, sync_settings  # noqa: F401
+
+from edge.config import parse_config
+from edge.errors import ConfigError
+from edge.models import MODELS_DIR
+from edge.store import ResultStore
+from edge.sync.telemetry import collect, model_refs
+from edge.sync.worker import SyncWorker
+from receiver.db import Database
+
+
+def device_config(tmp_path: Path, port: int) -> Path:
+    cfg = tmp_path / "device.yaml"
+    cfg.write_text(f"sync:\n  port: {port}\n  tls: false\n  clinic_id: clinic-a\n  device_id: dev-1\n"
+                   f"  backoff_min_s: 0.1\n  backoff_max_s: 0.5\n  poll_s: 0.1\n"
+                   f"store:\n  path: {tmp_path / 'dev.sqlite'}\n")
+    return cfg
+
+
+def edge_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_status_reports_outbox_last_sync_and_reachability(broker: Broker, tmp_path: Path) -> None:  # noqa: F811
+    cfg = device_config(tmp_path, broker.port)
+    with ResultStore(tmp_path / "dev.sqlite") as store:
+        store.save_many([make_exam() for _ in range(3)])
+    up = edge_cli("status", "--config", str(cfg), "--json")
+    info = json.loads(up.stdout)
+    assert up.returncode == 0 and info["broker_reachable"] is True
+    assert info["outbox_len"] == 3 and info["last_sync_at"] is None
+    with RunningReceiver(broker, str(tmp_path / "rx.sqlite")):
+        done = edge_cli("sync", "--config", str(cfg), "--once", "--timeout", "30", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["sent"] == 3
+    broker.stop()
+    down = edge_cli("status", "--config", str(cfg), "--json")
+    info = json.loads(down.stdout)
+    assert down.returncode == 6 and info["broker_reachable"] is False
+    assert "connection refused" in info["broker_message"] and info["outbox_len"] == 0
+    assert info["last_sync_at"] is not None
+
+
+def test_sync_once_with_broker_down_exits_6_and_keeps_results(tmp_path: Path) -> None:
+    from mqtt_broker import free_port
+
+    cfg = device_config(tmp_path, free_port())
+    with ResultStore(tmp_path / "dev.sqlite") as store:
+        store.save(make_exam())
+    out = edge_cli("sync", "--config", str(cfg), "--once", "--timeout", "1.5")
+    assert out.returncode == 6 and "1 results still unsynced" in out.stderr and "they are kept" in out.stderr
+    with ResultStore(tmp_path / "dev.sqlite") as store:
+        assert store.outbox_len() == 1
+
+
+def test_telemetry_reaches_the_receiver(broker: Broker, tmp_path: Path) -> None:  # noqa: F811
+    store = ResultStore(tmp_path / "dev.sqlite")
+    store.save_many([make_exam() for _ in range(2)])
+    s = sync_settings(broker)
+    with RunningReceiver(broker, str(tmp_path / "rx.sqlite")) as rx:
+        worker = SyncWorker(store, s, lambda: collect(store, s, MODELS_DIR), telemetry_interval_s=0.2)
+        stop = threading.Event()
+        t = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        t.start()
+        deadline = time.monotonic() + 20
+        while rx.receiver.stats.telemetry < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        t.join(10)
+        rows = Database(rx.db.url).query("SELECT payload FROM telemetry WHERE device_id = 'dev-1'")
+    tel = json.loads(rows[0][0])
+    assert tel["last_exam_fps"] == 14.5 and tel["free_disk_mb"] > 0
+    assert tel["models"] == model_refs(MODELS_DIR)
+    assert tel["outbox_len"] in (0, 1, 2)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"sync": {"clinic_id": "a/b"}}, "sync.clinic_id"),
+    ({"sync": {"topic_prefix": "fetal/#"}}, "wildcards"),
+    ({"sync": {"backoff_min_s": 10, "backoff_max_s": 1}}, "conflicts with sync.backoff_max_s"),
+    ({"sync": {"cert": "a.crt"}}, "cert and sync.key"),
+    ({"sync": {"port": 0}}, "sync.port"),
+    ({"sync": {"brokr": "x"}}, "unknown key"),
+    ({"store": {"keep_synced": -1}}, "store.keep_synced"),
+    ({"telemetry": {"interval_s": 0}}, "telemetry.interval_s"),
+])
+def test_config_sections_name_the_bad_value(raw: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+def test_config_defaults_are_safe() -> None:
+    cfg = parse_config({})
+    s = cfg.section("sync")
+    assert s.tls is True and s.include_patient_ref is False and s.topic("results") == \
+        "fetal-edge/v1/clinic-0/device-0/results"
+    assert cfg.section("store").min_free_mb > 0
