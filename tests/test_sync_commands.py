@@ -14,7 +14,7 @@ from mqtt_broker import REPO, Broker, RunningReceiver, broker, make_exam, sync_s
 
 from edge.config import parse_config
 from edge.errors import ConfigError
-from edge.models import MODELS_DIR
+from edge.manifest import file_entry
 from edge.store import ResultStore
 from edge.sync.telemetry import collect, model_refs
 from edge.sync.worker import SyncWorker
@@ -66,12 +66,32 @@ def test_sync_once_with_broker_down_exits_6_and_keeps_results(tmp_path: Path) ->
         assert store.outbox_len() == 1
 
 
+def fake_model(root: Path, name: str, version: str) -> Path:
+    """A model bundle directory with a valid manifest (the file itself is not run here)."""
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "model.onnx").write_bytes(name.encode() * 50)
+    (d / "manifest.json").write_text(json.dumps({
+        "format": "fetal-edge-manifest/1", "name": name, "version": version, "task": "biometry",
+        "model_file": "model.onnx", "files": {"model.onnx": file_entry(d / "model.onnx")}, "precision": "int8",
+        "opset": 17, "input": {"name": "input", "shape": [1, 1, 64, 64], "dtype": "float32"},
+        "output": {"name": "logits", "kind": "segmentation_logits", "class_names": ["bg", "head"]},
+        "preprocessing": {"size": [64, 64], "resize": "stretch", "interpolation": "area",
+                          "normalise": {"mode": "per_image", "scale": 1.0}},
+        "calibration": None, "provenance": {}, "metrics": {}}))
+    return d
+
+
 def test_telemetry_reaches_the_receiver(broker: Broker, tmp_path: Path) -> None:  # noqa: F811
+    models = tmp_path / "models"
+    fake_model(models, "head-seg", "1.2.0")
+    tampered = fake_model(models, "planes-student", "1.0.0")
+    (tampered / "model.onnx").write_bytes(b"altered")            # fails its checksum: not reported
     store = ResultStore(tmp_path / "dev.sqlite")
     store.save_many([make_exam() for _ in range(2)])
     s = sync_settings(broker)
     with RunningReceiver(broker, str(tmp_path / "rx.sqlite")) as rx:
-        worker = SyncWorker(store, s, lambda: collect(store, s, MODELS_DIR), telemetry_interval_s=0.2)
+        worker = SyncWorker(store, s, lambda: collect(store, s, models), telemetry_interval_s=0.2)
         stop = threading.Event()
         t = threading.Thread(target=worker.run, args=(stop,), daemon=True)
         t.start()
@@ -83,7 +103,8 @@ def test_telemetry_reaches_the_receiver(broker: Broker, tmp_path: Path) -> None:
         rows = Database(rx.db.url).query("SELECT payload FROM telemetry WHERE device_id = 'dev-1'")
     tel = json.loads(rows[0][0])
     assert tel["last_exam_fps"] == 14.5 and tel["free_disk_mb"] > 0
-    assert tel["models"] == model_refs(MODELS_DIR)
+    assert tel["models"] == model_refs(models) == [{"name": "head-seg", "version": "1.2.0",
+                                                    "sha256": file_entry(models / "head-seg/model.onnx")["sha256"]}]
     assert tel["outbox_len"] in (0, 1, 2)
 
 
