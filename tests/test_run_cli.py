@@ -109,3 +109,24 @@ def test_malformed_config_is_exit_2_naming_the_key(tmp_path: Path) -> None:
     bad.write_text("pipeline:\n  top_k: many\n", encoding="utf-8")
     proc = edge("run", "--config", str(bad), "--store", str(tmp_path / "r.db"))
     assert proc.returncode == 2 and "pipeline.top_k = 'many': expected int" in proc.stderr
+
+
+def test_doctor_verifies_bundles_and_reports_an_altered_one(config: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from edge.manifest import load_manifest
+
+    models = tmp_path / "models"
+    shutil.copytree(config.parent / "planes", models / "planes")
+    shutil.copytree(config.parent / "head", models / "head")
+    proc = edge("doctor", "--models", str(models), "--config", str(config), "--json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0, report["problems"]
+    assert {m["name"] for m in report["models"]} == {"test-planes", "test-head"}
+    assert report["models"][0]["sha256"] == load_manifest(models / report["models"][0]["dir"]).model_sha256
+    assert "CPUExecutionProvider" in report["backends"]["onnxruntime"]["providers"]
+    onnx = models / "head" / "model.onnx"
+    onnx.write_bytes(onnx.read_bytes()[:-10] + b"0123456789")  # same size, altered content
+    proc = edge("doctor", "--models", str(models), "--config", str(config))
+    assert proc.returncode == 1
+    assert "model    head: PROBLEM" in proc.stdout and "altered or corrupt" in proc.stdout

@@ -21,6 +21,7 @@ REPO_CONFIGS = Path(__file__).resolve().parents[2] / "firmware_configs"
 def register(sub: Any) -> None:
     p = sub.add_parser("doctor", help="check device, backends, models and config")
     p.add_argument("--config", help="firmware config to validate (default: every file in firmware_configs/)")
+    p.add_argument("--models", metavar="DIR", help="model bundles to verify (default: the shipped edge/models/)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=main)
 
@@ -53,15 +54,16 @@ def backends() -> dict[str, Any]:
     return out
 
 
-def models() -> list[dict[str, Any]]:
+def models(root: Path = MODELS_DIR) -> list[dict[str, Any]]:
     out = []
-    for d in sorted(p for p in MODELS_DIR.iterdir() if (p / "manifest.json").is_file()):
+    for d in sorted(p for p in root.rglob("manifest.json")):
+        d = d.parent
         try:
             m = load_manifest(d, verify=True)
-            out.append({"name": m.name, "dir": d.name, "version": m.version, "precision": m.precision,
+            out.append({"name": m.name, "dir": str(d.relative_to(root)), "version": m.version, "precision": m.precision,
                         "sha256": m.model_sha256, "ok": True})
         except FetalEdgeError as exc:
-            out.append({"dir": d.name, "ok": False, "problem": str(exc)})
+            out.append({"dir": str(d.relative_to(root)), "ok": False, "problem": str(exc)})
     return out
 
 
@@ -81,11 +83,12 @@ def configs(path: str | None) -> list[dict[str, Any]]:
 
 
 def main(args: argparse.Namespace) -> int:
-    report = {"device": device(), "backends": backends(), "models": models(), "configs": configs(args.config)}
+    root = Path(args.models) if args.models else MODELS_DIR
+    report = {"device": device(), "backends": backends(), "models": models(root), "configs": configs(args.config)}
     problems = [f"model {m['dir']}: {m['problem']}" for m in report["models"] if not m["ok"]]
     problems += [f"config {c['file']}: {c['problem']}" for c in report["configs"] if not c["ok"]]
     if not report["models"]:
-        problems.append(f"no shipped models in {MODELS_DIR}")
+        problems.append(f"no model bundles in {root}")
     report["problems"] = problems
     if args.json:
         print(json.dumps(report, indent=1))

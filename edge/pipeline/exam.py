@@ -62,7 +62,8 @@ def gestational_age(method: str, lengths: dict[str, Measurement]) -> Measurement
     if missing:
         why = "; ".join(f"{n.upper()}: {lengths[n].reason if n in lengths else 'not measured'}" for n in missing)
         return no_measurement("ga", "d", f"{method} needs {', '.join(m.upper() for m in missing)} ({why})", method)
-    return _clinical().estimate_ga(method, **{n: float(lengths[n].value) for n in need})
+    quality = min(lengths[n].quality for n in need)
+    return _clinical().estimate_ga(method, quality=quality, **{n: float(lengths[n].value) for n in need})
 
 
 def fetal_weight(method: str, lengths: dict[str, Measurement]) -> Measurement:
@@ -72,7 +73,8 @@ def fetal_weight(method: str, lengths: dict[str, Measurement]) -> Measurement:
         return no_measurement("efw", "g", f"EFW out of reach: {method} needs {', '.join(m.upper() for m in missing)}"
                               f", which this device cannot measure ({'; '.join(NO_MODEL_REASON.get(m, 'not measured') for m in missing)})",
                               method)
-    return _clinical().estimate_efw(method, **{n: float(lengths[n].value) for n in need})
+    quality = min(lengths[n].quality for n in need)
+    return _clinical().estimate_efw(method, quality=quality, **{n: float(lengths[n].value) for n in need})
 
 
 def flag_implausible(lengths: dict[str, Measurement], checks: Iterable[dict[str, Any]]) -> dict[str, Measurement]:
