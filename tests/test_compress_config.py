@@ -71,3 +71,15 @@ def test_missing_and_invalid_files(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump({"task": "toy"}))
     with pytest.raises(ConfigError, match="missing required"):
         load_pipeline_config(bad)
+
+
+def test_cli_reports_config_errors_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from compress.cli import main
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({**BASE, "prune": {"ratio": 0.2, "max_macs_vs_teacher": 0.1}}))
+    assert main(["pipeline", "--config", str(cfg)]) == 2
+    assert "conflict" in capsys.readouterr().err
+    cfg.write_text(yaml.safe_dump(BASE))
+    assert main(["distill", "--task", "planes", "--config", str(cfg)]) == 2
+    assert "--task planes conflicts with task 'toy'" in capsys.readouterr().err
