@@ -97,13 +97,16 @@ class Degrading(ToyTask):
 
 def test_stage_over_budget_fails_with_a_report_and_ships_nothing(tmp_path: Path, data_dir: Path) -> None:
     task = Degrading(data_dir, {"n_images": 48})
-    cfg = smoke_cfg(tmp_path, quantize=replace(load_pipeline_config(SMOKE).quantize, budget=1.0, max_float_layers=0))
+    cfg = smoke_cfg(tmp_path, quantize=replace(load_pipeline_config(SMOKE).quantize, budget=1.0, max_float_layers=1))
     with pytest.raises(AccuracyGateError) as err:
         run_stages(cfg, data_dir, progress=False, task=task)
     msg = str(err.value)
     assert "'quantize'" in msg and "quantize.budget 1.0" in msg and "no bundle" in msg
     assert not cfg.output.exists() and not list(tmp_path.glob(".bundle*"))
     assert "**FAIL**" in (cfg.work_dir / "failed_report.md").read_text()
+    notes = json.loads((cfg.work_dir / "state.json").read_text())["outcomes"]["quantize"]["notes"]
+    assert len(notes["attempts"]) == 2, "one retry with the worst layer left in float"
+    assert len(notes["float_layers"]) == 1 and notes["float_layers"][0].endswith(("Conv", "Gemm"))
 
 
 def test_teacher_checkpoint_of_another_architecture_is_refused(tmp_path: Path, data_dir: Path, toy: ToyTask) -> None:
