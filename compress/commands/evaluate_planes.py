@@ -35,8 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-aug", type=int, default=15)
     p.add_argument("--hc18-images", type=int, default=80)
     p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=30, help="student epochs of the CV runs (as in train-planes)")
-    p.add_argument("--loco-epochs", type=int, default=10, help="student epochs of the LOCO runs (short schedule)")
+    p.add_argument("--cv-epochs", type=int, default=12, help="student epochs of the CV runs (as in train-planes)")
+    p.add_argument("--loco-epochs", type=int, default=12, help="student epochs of the LOCO runs (short schedule)")
     p.set_defaults(func=run)
 
 
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     rows: dict[str, dict] = {}
 
     # 1. patient-grouped CV (temperatures of teacher / SonoNet fitted on their own CV logits)
-    cv = cv_predictions(data, out, args.folds, DistillConfig(epochs=args.epochs))
+    cv = cv_predictions(data, out, args.folds, DistillConfig(epochs=args.cv_epochs))
     cv_recs = [recs[i] for i in cv.record]
     temps = {}
     for m, z in cv.logits.items():

@@ -1,10 +1,10 @@
 """`fetal-compress train-planes`: teacher (SonoNet-16 + new head) and distilled student, shipped as plane-cls.
 
-Steps: 1. records + cache of augmented views with frozen SonoNet-16 features; 2. patient-grouped CV
-(out-of-fold logits) -> temperature and unknown threshold of the student, chosen on validation data only;
-3. final teacher head on all development views -> runs/planes/teacher.pt; 4. final student distilled on
-all development views -> runs/planes/student.pt; 5. ONNX + manifest into --ship (held-out patients are
-never touched here).
+Steps: 1. records + cache of augmented views with frozen SonoNet-16 features; 2. final teacher head on all
+development views -> runs/planes/teacher.pt, final student distilled on them -> runs/planes/student_e<N>.pt;
+3. patient-grouped CV (out-of-fold logits, student on the --cv-epochs schedule) -> temperature and unknown
+threshold, chosen on validation data only; 4. ONNX + manifest into --ship. Held-out patients are never
+touched here. Finished steps are reused from --out (cache, student checkpoint, CV predictions).
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from compress.paths import require_data_dir
-from compress.planes.crossval import view_labels
-from compress.planes.distill import DistillConfig, train_student
+from compress.planes.distill import DistillConfig
 from compress.planes.ship import ship_student
-from compress.planes.teacher import TEACHER_CHECKPOINT, head_logits, save_teacher, train_head
-from compress.planes.workflow import calibrate, cv_predictions, prepare
+from compress.planes.workflow import calibrate, cv_predictions, final_models, prepare
 from edge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -37,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-aug", type=int, default=15, help="augmented views per development image")
     p.add_argument("--hc18-images", type=int, default=80, help="HC18 train-split heads added as trans-thalamic")
     p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=30, help="student epochs (final and CV)")
+    p.add_argument("--epochs", type=int, default=40, help="epochs of the shipped student")
+    p.add_argument("--cv-epochs", type=int, default=12, help="student epochs in each CV fold (shorter: CPU budget)")
     p.add_argument("--target-accuracy", type=float, default=0.97,
                    help="unknown threshold: lowest confidence whose answered frames reach this accuracy (CV)")
     p.add_argument("--max-minutes", type=float, default=25.0, help="time budget of one student training")
@@ -45,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.epochs < 1 or args.n_aug < 0 or args.folds < 2:
+    if args.epochs < 1 or args.cv_epochs < 1 or args.n_aug < 0 or args.folds < 2:
         raise ConfigError(f"--epochs {args.epochs} >= 1, --n-aug {args.n_aug} >= 0, --folds {args.folds} >= 2 required")
     if not 0.5 <= args.target_accuracy < 1.0:
         raise ConfigError(f"--target-accuracy {args.target_accuracy} must be in [0.5, 1)")
@@ -53,31 +51,25 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = DistillConfig(epochs=args.epochs, max_minutes=args.max_minutes)
+    cv_cfg = DistillConfig(epochs=args.cv_epochs, max_minutes=args.max_minutes)
     log.info("train-planes settings: %s", vars(args))
 
     # 1. records and the view / feature cache
     data = prepare(require_data_dir(args.data), out, args.n_aug, args.hc18_images)
-    recs, cache = data.records, data.cache
-    # 2. CV -> temperature and unknown threshold (validation data only)
-    cv = cv_predictions(data, out, args.folds, cfg)
-    cv_recs = [recs[i] for i in cv.record]
+    # 2. final teacher head and distilled student on every development view
+    _, student = final_models(data, out, cfg)
+    # 3. CV -> temperature and unknown threshold (validation data only)
+    cv = cv_predictions(data, out, args.folds, cv_cfg)
+    cv_recs = [data.records[i] for i in cv.record]
     temperature, threshold = calibrate(cv.logits["student"], cv_recs, args.target_accuracy)
     log.info("student calibration from CV: temperature %.3f, unknown threshold %.2f", temperature, threshold)
-    # 3. final teacher head on every development view
-    targets, planes = view_labels(recs, cache)
-    dev_views = np.isin(cache.record, data.dev)
-    head = train_head(cache.feats[dev_views], targets[dev_views], planes[dev_views])
-    save_teacher(head, out / TEACHER_CHECKPOINT.name, sononet_npz=str(data.sononet_npz), n_aug=args.n_aug)
-    # 4. final student distilled from the final teacher
-    teacher_logits = head_logits(head, cache.feats[dev_views])
-    student = train_student(cache.images[dev_views], teacher_logits, targets[dev_views], planes[dev_views], cfg)
-    torch.save({"state_dict": student.state_dict(), "width_mult": cfg.width_mult}, out / "student.pt")
-    # 5. ship
+    # 4. ship
     provenance = {"training_data": "planes/labels.csv (FETAL_PLANES_DB subset + African cohort) development "
                                    f"patients + {args.hc18_images} HC18 train-split heads",
                   "split": "patient-hash held-out 20% per dataset/country (compress.data.planes)",
-                  "source_checkpoint": str(out / "student.pt"), "teacher": "SonoNet-16 (frozen) + MLP head",
-                  "distillation": f"T={cfg.temperature}, alpha={cfg.alpha}, epochs={cfg.epochs}"}
+                  "source_checkpoint": str(out / f"student_e{args.epochs}.pt"), "teacher": "SonoNet-16 (frozen) + MLP head",
+                  "distillation": f"T={cfg.temperature}, alpha={cfg.alpha}, epochs={cfg.epochs}",
+                  "calibration": f"temperature and threshold from {args.folds}-fold CV, {args.cv_epochs}-epoch students"}
     manifest = ship_student(student, Path(args.ship), temperature, threshold, provenance, {})
     summary = {"temperature": temperature, "unknown_threshold": threshold, "manifest": str(manifest)}
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")

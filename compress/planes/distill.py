@@ -30,7 +30,7 @@ class DistillConfig:
     lr: float = 3e-3
     weight_decay: float = 2e-2
     temperature: float = 4.0
-    alpha: float = 0.7          # weight of the distillation term
+    alpha: float = 0.5          # weight of the distillation term
     width_mult: float = 1.0
     seed: int = 0
     max_minutes: float = 25.0   # stop early (with a log line) rather than overrun the CPU budget
@@ -85,7 +85,7 @@ def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.nd
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(b)
+            total += float(loss.detach()) * len(b)
             seen += len(b)
         minutes = (time.time() - start) / 60
         log.info("student epoch %d/%d loss %.4f (%.1f min)", epoch + 1, cfg.epochs, total / max(seen, 1), minutes)

@@ -12,10 +12,12 @@ import torch
 
 from compress.data.planes import PlaneRecord, grouped_folds, load_records, split_dev_heldout
 from compress.nets.sononet import load_sononet16
-from compress.planes.crossval import FoldPredictions, run_folds
-from compress.planes.distill import DistillConfig
+from compress.nets.plane_student import PlaneStudent, build_student
+from compress.planes.crossval import FoldPredictions, run_folds, view_labels
+from compress.planes.distill import DistillConfig, train_student
 from compress.planes.evaluate import choose_threshold, fit_temperature, softmax
 from compress.planes.features import ViewCache, build_cache
+from compress.planes.teacher import TEACHER_CHECKPOINT, TeacherHead, head_logits, save_teacher, train_head
 from edge.planes.taxonomy import to_planes
 
 log = logging.getLogger(__name__)
@@ -86,3 +88,23 @@ def calibrate(logits8: np.ndarray, records: list[PlaneRecord], target_accuracy: 
     y = np.array([r.plane_idx for r in records])
     t = fit_temperature(logits8, y)
     return t, choose_threshold(to_planes(softmax(logits8, t)), y, target_accuracy)
+
+
+def final_models(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = True) -> tuple[TeacherHead, PlaneStudent]:
+    """Teacher head and student trained on every development view (held-out patients never seen).
+    The student checkpoint is reused when one of the same schedule exists (out/student_e<epochs>.pt)."""
+    torch.set_num_threads(1)
+    targets, planes = view_labels(data.records, data.cache)
+    dev_views = np.isin(data.cache.record, data.dev)
+    head = train_head(data.cache.feats[dev_views], targets[dev_views], planes[dev_views])
+    save_teacher(head, out / TEACHER_CHECKPOINT.name, sononet_npz=str(data.sononet_npz))
+    path = out / f"student_e{cfg.epochs}.pt"
+    if reuse and path.is_file():
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        student = build_student(float(ckpt["width_mult"]))
+        student.load_state_dict(ckpt["state_dict"])
+        return head, student.eval()
+    teacher_logits = head_logits(head, data.cache.feats[dev_views])
+    student = train_student(data.cache.images[dev_views], teacher_logits, targets[dev_views], planes[dev_views], cfg)
+    torch.save({"state_dict": student.state_dict(), "width_mult": cfg.width_mult, "epochs": cfg.epochs}, path)
+    return head, student
