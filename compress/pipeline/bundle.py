@@ -104,7 +104,9 @@ def write_bundle(cfg: PipelineConfig, task: TaskAdapter, work: WorkDir) -> Path:
         (tmp / "report.md").write_text(md, encoding="utf-8")
         (tmp / "MODEL_CARD.md").write_text(model_card(cfg, task, md), encoding="utf-8")
         files = {p.name: file_entry(p) for p in sorted(tmp.iterdir())}
-        manifest = manifest_dict(cfg, task, state, files)
+        from compress.stages.common import ort_predict
+
+        manifest = {**manifest_dict(cfg, task, state, files), **task.manifest_extra(ort_predict(tmp / MODEL_FILE))}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         load_manifest(tmp, verify=True)  # the runtime must be able to read what we wrote
         old = out.parent / f".{out.name}.old"

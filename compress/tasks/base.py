@@ -84,6 +84,10 @@ class TaskAdapter(ABC):
 
         return self.evaluate(torch_predict(teacher))
 
+    def manifest_extra(self, predict: PredictFn) -> dict[str, Any]:
+        """Task-specific manifest keys for the final (INT8) model, e.g. the planes runtime's calibration."""
+        return {}
+
     def worse_by(self, before: float, after: float) -> float:
         """How much worse `after` is than `before`, in metric units (positive = worse)."""
         return (before - after) if self.info.higher_is_better else (after - before)

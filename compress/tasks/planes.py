@@ -21,7 +21,8 @@ from compress.tasks import TASKS
 from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
 from edge.errors import ConfigError, ModelError
 
-OPTIONS = {"cache_dir": "runs/planes", "n_aug": 15, "hc18_images": 80}
+OPTIONS = {"cache_dir": "runs/planes", "n_aug": 15, "hc18_images": 80,
+           "calibration_params_from": "edge/models/plane-cls/manifest.json", "target_accuracy": 0.97}
 
 
 class TeacherNet(nn.Module):
@@ -156,6 +157,33 @@ class PlanesTask(TaskAdapter):
                 return softmax(teacher.head(torch.from_numpy(feats)).numpy()[0])
 
         return self._metrics(probs)
+
+    def manifest_extra(self, predict: PredictFn) -> dict[str, Any]:
+        """calibration_params {temperature, unknown_threshold} that edge.planes.classifier needs.
+
+        Taken from the shipped plane-cls manifest (chosen there on out-of-fold validation logits of the same
+        student architecture, distilled from the same teacher) when it has them; otherwise fitted on the
+        clean development views, which the student has seen (in-sample, so likely overconfident; flagged)."""
+        import json
+
+        from compress.paths import REPO_ROOT
+        from compress.planes.workflow import calibrate
+
+        src = Path(self.opts["calibration_params_from"])
+        src = src if src.is_absolute() else REPO_ROOT / src
+        if src.is_file():
+            params = json.loads(src.read_text(encoding="utf-8")).get("calibration_params")
+            if isinstance(params, dict) and {"temperature", "unknown_threshold"} <= set(params):
+                return {"calibration_params": {**params, "source": f"inherited from {src.name} of the shipped plane-cls"}}
+        idx = self.clean_dev
+        from compress.planes.distill import standardise
+
+        x = standardise(torch.from_numpy(self.data.cache.images[idx]).float()[:, None]).numpy()
+        logits = np.concatenate([predict(x[i:i + 64]) for i in range(0, len(x), 64)])
+        recs = [self.data.records[int(r)] for r in self.data.cache.record[idx]]
+        t, thr = calibrate(logits, recs, float(self.opts["target_accuracy"]))
+        return {"calibration_params": {"temperature": round(float(t), 4), "unknown_threshold": round(float(thr), 4),
+                                       "source": "fitted on clean development views (in-sample: likely overconfident)"}}
 
     def calibration(self, n_frames: int) -> Calibration:
         from compress.planes.distill import standardise
