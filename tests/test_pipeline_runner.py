@@ -136,3 +136,11 @@ def test_source_that_raises_ends_partial_with_the_reason(stages, bundles, tmp_pa
     out = runner(stages, bundles, tmp_path).run(ExplodingSource(open_source("synthetic://sweep?frames=500"), 90))
     assert out.exam.status == "partial" and "driver fault" in out.end_reason
     assert out.exam.frames == 90 and out.stored
+
+
+def test_store_refusing_the_exam_is_reported_and_the_exam_still_returned(stages, bundles, tmp_path: Path) -> None:
+    r = runner(stages, bundles, tmp_path)
+    r.store._conn.execute("DROP TABLE outbox")  # a damaged store: the save fails inside SQLite
+    out = r.run(open_source("synthetic://sweep?frames=30"))
+    assert not out.stored and out.store_warnings[0].startswith("exam NOT stored")
+    assert out.exam.frames == 30

@@ -2,8 +2,9 @@
 
 Live status line on stderr; Ctrl-C or SIGTERM stops cleanly (the exam so far is stored); a JSON
 summary of the exam on stdout at the end. Exit codes: 0 complete, 3 the source stalled or failed
-(partial result stored), 130 stopped by the user (partial result stored), and the usual error codes
-(2 config, 3 input, 4 model, 5 backend, 6 store) when no exam could start.
+(partial result stored), 130 stopped by the user (partial result stored), 6 the store refused the
+exam (the JSON on stdout is then its only copy), and the usual error codes (2 config, 3 input,
+4 model, 5 backend) when no exam could start.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from edge.errors import InputError
+from edge.errors import InputError, SyncError
 from edge.pipeline.app import build_runner, config_from
 from edge.pipeline.runner import RunOutcome
 from edge.pipeline.status import Status
@@ -56,6 +57,8 @@ def summary(outcome: RunOutcome, store_path: Path, record: str | None) -> dict[s
 
 
 def exit_code(outcome: RunOutcome) -> int:
+    if not outcome.stored:
+        return SyncError.exit_code  # the summary on stdout is then the only copy of the exam
     if outcome.exam.status == "complete":
         return 0
     return 130 if outcome.end_reason in ("stopped by the user", "interrupted") else InputError.exit_code

@@ -158,8 +158,12 @@ class ExamRunner:
                           ga_method=self.p.ga_method, efw_method=self.p.efw_method, given_mm=self.given_mm)
         stored, warnings = False, []
         if self.store is not None:
-            receipt = self.store.save(exam)
-            stored, warnings = True, list(receipt.warnings)
+            try:
+                receipt = self.store.save(exam)
+                stored, warnings = True, list(receipt.warnings)
+            except FetalEdgeError as exc:  # the caller still gets the exam (printed, so it is not lost)
+                warnings = [f"exam NOT stored: {exc}"]
+                log.error("exam %s NOT stored: %s", exam.result_id, exc)
         log.info("exam %s %s (%s): %d frames, %d dropped", exam.result_id, status_word, reason, exam.frames,
                  exam.frames_dropped)
         return RunOutcome(exam, reason, stored, warnings)
