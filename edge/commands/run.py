@@ -75,6 +75,9 @@ def main(args: argparse.Namespace) -> int:
         runner = build_runner(cfg, store, args.pixel_size, args.record)
         # source.options belong to source.uri; a --source given here carries its own options in its query
         source = open_source(args.source) if args.source else open_source(src.uri, **src.options)
+        if not args.quiet:
+            print(f"source {source.uri} ({source.scheme}, {'live' if source.live else 'recording'}) options in force: "
+                  f"{source.options}", file=sys.stderr)
         stop = threading.Event()
         stop_on_signals(stop)
         outcome = runner.run(source, stop, status_printer(args.quiet))
