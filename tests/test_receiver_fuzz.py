@@ -63,7 +63,7 @@ def hostile(rng: random.Random, base: list[dict[str, Any]]) -> Iterator[tuple[st
     for i in range(150):                                   # huge strings
         p = copy.deepcopy(rng.choice(base))
         strings = [pa for pa in paths(p) if isinstance(_get(p, pa), str)]
-        put(p, rng.choice(strings), "A" * rng.choice([201, 5000, 70000, 2_000_000]))
+        put(p, rng.choice(strings), "A" * rng.choice([2001, 5000, 70000, 2_000_000]))
         yield TOPIC, json.dumps(p).encode()
     for i in range(150):                                   # deep nesting
         p = copy.deepcopy(rng.choice(base))

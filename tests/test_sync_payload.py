@@ -62,7 +62,9 @@ def test_patient_ref_only_when_config_allows_it() -> None:
     (lambda p: p.update(started_at="yesterday"), "started_at"),
     (lambda p: p.update(frames=True), "expected an integer"),
     (lambda p: p.update(frames=-1), "frames"),
-    (lambda p: p["measurements"]["hc"].update(reason="x" * 5000), "longer than"),
+    (lambda p: p["measurements"]["hc"].update(reason="x" * 2001), "longer than 2000"),
+    (lambda p: p["measurements"]["hc"].update(method="m" * 101), "longer than 100"),
+    (lambda p: p["plausibility"][0].update(source=["a"]), "plausibility\\[0\\].source"),
     (lambda p: p.pop("saved_at"), "missing required"),
     (lambda p: p.update(schema_version="2.0"), "schema_version"),
     (lambda p: p["models"].append({"name": "x", "version": "1", "sha256": "zz"}), "sha256"),
@@ -91,3 +93,28 @@ def test_device_refuses_to_build_a_payload_with_a_wrong_unit() -> None:
     d["measurements"]["hc"]["unit"] = "cm"
     with pytest.raises(PayloadError, match="UCUM 'mm'"):
         build_payload(d, utc_now())
+
+
+def test_every_exam_the_runtime_can_build_is_a_valid_payload() -> None:
+    """Contract with the producer: edge.pipeline.exam.build_exam for every GA x EFW method, with and without
+    user-given AC/FL, implausible ones included."""
+    from edge.clinical import EFW_METHODS, GA_METHODS
+    from edge.manifest import ModelRef
+    from edge.pipeline.exam import build_exam
+    from edge.results import Measurement
+
+    seg = ModelRef("head-seg", "1.0.0", "ab" * 32)
+    frames = [{n: Measurement(n, v + i, "mm", 0.9, "ok", seg, "ellipse_fit") for n, v in
+               (("hc", 180.0), ("bpd", 48.0), ("ofd", 62.0))} for i in range(5)]
+    n = 0
+    for ga in GA_METHODS:
+        for efw in EFW_METHODS:
+            for given in (None, {"ac": 160.0, "fl": 33.0}, {"ac": 400.0, "fl": 10.0}):
+                exam = build_exam(clinic_id="clinic-a", device_id="dev-1", started_at=utc_now(), ended_at=utc_now(),
+                                  status="complete", head_frames=frames, no_head_reason="no head", models=[seg],
+                                  planes_seen={"Fetal brain": 5}, frames=10, dropped=0, fps=12.0, ga_method=ga,
+                                  efw_method=efw, given_mm=given)
+                p = parse_result(encode(build_payload(exam, utc_now())))
+                assert p["measurements"]["hc"]["loinc"] == "11984-2"
+                n += 1
+    assert n == len(GA_METHODS) * len(EFW_METHODS) * 3

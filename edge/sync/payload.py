@@ -15,11 +15,11 @@ Format "fetal-edge-result/1" (one MQTT message per exam, topic <prefix>/<clinic_
       "value": number|null, "unit": UCUM ("mm", "d", "g"), "loinc": "<code>", "quality": 0..1,
       "flag": ok|low_quality|implausible|out_of_range|no_measurement, "model": ref|null,
       "method", "reason": string|null, "n_frames": int}},
-  "plausibility": [{"check", "value", "range", "ok"}],
+  "plausibility": [{"check", "value", "range", "ok", "source"}],
   "frames", "frames_dropped": int, "fps": number|null,
   "patient_ref": string            ONLY when the device config allows identifiers (sync.include_patient_ref)
 }
-No images and no patient identifiers: unknown fields are rejected, strings are short (<= 200 chars),
+No images and no patient identifiers: unknown fields are rejected, free text is at most TEXT_MAX characters,
 and the whole message is at most MAX_MESSAGE_BYTES.
 """
 
@@ -34,15 +34,16 @@ from edge.sync.checks import PayloadError
 
 RESULT_FORMAT = "fetal-edge-result/1"
 MAX_MESSAGE_BYTES = 64 * 1024
+TEXT_MAX = 2000          # free text (method, reason, plausibility source): citations fit, images do not
 # name -> (UCUM unit, LOINC code, display, plausible upper bound)
 QUANTITIES: dict[str, tuple[str, str, str, float]] = {
     "hc": ("mm", "11984-2", "Fetal Head Circumference US", 600.0),
     "bpd": ("mm", "11820-8", "Fetal Head Diameter.biparietal US", 200.0),
     "ofd": ("mm", "11851-3", "Fetal Head Diameter.occipito-frontal US", 250.0),
     "ac": ("mm", "11979-2", "Fetal Abdomen Circumference US", 600.0),
-    "fl": ("mm", "11963-6", "Fetal Femur Diameter.length US", 150.0),
-    "ga": ("d", "11888-5", "Gestational age Estimated from US", 350.0),
-    "efw": ("g", "11727-5", "Fetal Body weight Estimated from US", 10000.0),
+    "fl": ("mm", "11963-6", "Fetal Femur length US", 150.0),
+    "ga": ("d", "11888-5", "Gestational age US composite estimate", 350.0),
+    "efw": ("g", "11727-5", "Fetal Body weight estimated by US", 10000.0),
 }
 _TOP_REQUIRED = {"format", "result_id", "schema_version", "clinic_id", "device_id", "started_at", "ended_at",
                  "saved_at", "status", "models", "planes_seen", "measurements", "plausibility", "frames",
@@ -83,8 +84,8 @@ def _measurement(name: str, m: Any, path: str) -> None:
                      f"(flag {m['flag']!r})", m["value"])
     if m["model"] is not None:
         c.model_ref(m["model"], f"{path}.model")
-    c.string(m["method"], f"{path}.method", nullable=True)
-    c.string(m["reason"], f"{path}.reason", nullable=True)
+    c.string(m["method"], f"{path}.method", 100, nullable=True)
+    c.string(m["reason"], f"{path}.reason", TEXT_MAX, nullable=True)
     c.number(m["n_frames"], f"{path}.n_frames", 0, 10**7, integer=True)
 
 
