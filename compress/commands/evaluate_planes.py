@@ -16,6 +16,7 @@ import torch
 from compress.paths import require_data_dir
 from compress.planes.crossval import sononet_logits
 from compress.planes.distill import DistillConfig
+from compress.planes.model_card import write_card
 from compress.planes.report import format_table, model_metrics, subset
 from compress.planes.teacher import TEACHER_CHECKPOINT, TeacherHead, head_logits
 from compress.planes.workflow import cv_predictions, loco_predictions, prepare
@@ -32,11 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None, help="shared data folder (default $FETAL_EDGE_DATA or ../shared/data)")
     p.add_argument("--out", default="runs/planes", help="where train-planes left its caches and checkpoints")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="shipped student bundle to evaluate")
+    p.add_argument("--card", action="store_true", help="write MODEL_CARD.md into the model bundle")
     p.add_argument("--n-aug", type=int, default=15)
     p.add_argument("--hc18-images", type=int, default=80)
     p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--cv-epochs", type=int, default=12, help="student epochs of the CV runs (as in train-planes)")
-    p.add_argument("--loco-epochs", type=int, default=12, help="student epochs of the LOCO runs (short schedule)")
+    p.add_argument("--cv-epochs", type=int, default=5, help="student epochs of the CV runs (as in train-planes)")
+    p.add_argument("--loco-epochs", type=int, default=0,
+                   help="student epochs of the LOCO runs (0: teacher and SonoNet only, to save CPU)")
     p.set_defaults(func=run)
 
 
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         za, ra = subset(z, cv_recs, [r.dataset == "african" for r in cv_recs])
         rows[f"CV{args.folds} African {m}"] = report.setdefault("cv_african", {})[m] = model_metrics(za, ra, temps[m])
     # 2. leave-one-country-out (African cohort)
-    loco = loco_predictions(data, out, DistillConfig(epochs=args.loco_epochs))
+    loco = loco_predictions(data, out, DistillConfig(epochs=args.loco_epochs) if args.loco_epochs > 0 else None)
     lrecs = [recs[i] for i in loco.record]
     for m, z in loco.logits.items():
         rows[f"LOCO African {m}"] = report.setdefault("loco", {})[m] = model_metrics(z, lrecs, temps[m], thr)
@@ -94,4 +97,7 @@ def run(args: argparse.Namespace) -> int:
     print(table)
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     (out / "report.txt").write_text(table + "\n")
+    if args.card:
+        bench = out / "bench.txt"
+        write_card(Path(args.model), report, bundle.manifest.raw, bench.read_text() if bench.is_file() else None)
     return 0

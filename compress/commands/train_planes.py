@@ -34,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-aug", type=int, default=15, help="augmented views per development image")
     p.add_argument("--hc18-images", type=int, default=80, help="HC18 train-split heads added as trans-thalamic")
     p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=40, help="epochs of the shipped student")
-    p.add_argument("--cv-epochs", type=int, default=12, help="student epochs in each CV fold (shorter: CPU budget)")
+    p.add_argument("--epochs", type=int, default=24, help="epochs of the shipped student")
+    p.add_argument("--cv-epochs", type=int, default=5, help="student epochs in each CV fold (shorter: CPU budget)")
     p.add_argument("--target-accuracy", type=float, default=0.97,
                    help="unknown threshold: lowest confidence whose answered frames reach this accuracy (CV)")
     p.add_argument("--max-minutes", type=float, default=25.0, help="time budget of one student training")

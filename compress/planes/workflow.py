@@ -68,10 +68,11 @@ def cv_predictions(data: PlaneData, out: Path, folds: int, cfg: DistillConfig, r
     return preds
 
 
-def loco_predictions(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = True) -> FoldPredictions:
+def loco_predictions(data: PlaneData, out: Path, cfg: DistillConfig | None,
+                     reuse: bool = True) -> FoldPredictions:
     """Leave-one-country-out over the African cohort: train without the country (and without any held-out
-    record), predict every image of that country (development and held-out patients)."""
-    path = out / f"loco_e{cfg.epochs}.npz"
+    record), predict every image of that country (development and held-out patients). cfg None: no student."""
+    path = out / f"loco_e{cfg.epochs if cfg else 0}.npz"
     if reuse and path.is_file():
         return FoldPredictions.load(path)
     torch.set_num_threads(1)

@@ -1,0 +1,73 @@
+"""MODEL_CARD.md of the shipped plane classifier, written from the measured report (no hand-typed numbers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge.planes.taxonomy import PLANES
+
+
+def _row(label: str, m: dict) -> str:
+    rec = " | ".join(f"{m['recall'][p]:.2f}" if p in m["recall"] else "-" for p in PLANES)
+    thr = m.get("at_threshold") or {}
+    cov = f"{thr['coverage']:.2f} / {thr['accuracy']:.3f}" if thr.get("accuracy") is not None else "-"
+    return (f"| {label} | {m['n']} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {rec} | "
+            f"{m['ece_raw']:.3f} / {m['ece_calibrated']:.3f} | {cov} |")
+
+
+def table(report: dict, sections: list[tuple[str, str]]) -> str:
+    head = ("| set / model | n | acc | macro-F1 | " + " | ".join(p.replace("Fetal ", "").replace("Maternal ", "")
+                                                             for p in PLANES)
+            + " | ECE raw / T | coverage / acc at threshold |")
+    lines = [head, "|" + "---|" * (len(PLANES) + 6)]
+    for key, label in sections:
+        for model, m in report.get(key, {}).items():
+            lines.append(_row(f"{label} {model}", m))
+    return "\n".join(lines)
+
+
+def write_card(directory: Path, report: dict, manifest: dict, bench: str | None) -> Path:
+    cal = manifest.get("calibration_params", {})
+    prov = manifest.get("provenance", {})
+    ho = report["heldout_african"]["student"]
+    text = f"""# plane-cls {manifest.get('version')} - standard-plane classifier (distilled student)
+
+**Task.** One ultrasound frame -> Fetal brain (with sub-plane Trans-thalamic / Trans-ventricular /
+Trans-cerebellum), Fetal abdomen, Fetal femur, Fetal thorax, Maternal cervix, Other; `unknown` below the
+confidence threshold or when the frame check refuses the frame. 8 outputs (3 brain sub-planes + 5 planes);
+the brain probability is the sum of the sub-planes. See docs/planes.md.
+
+**Network.** PlaneNet-S (`compress/nets/plane_student.py`): depthwise-separable CNN, gray 112x144 input
+(centre crop to the 7:9 aspect, area resize, per-image standardisation - all in manifest.json),
+~0.19 M parameters, ~10 M multiply-accumulates, ONNX opset 17, fp32.
+
+**Training.** {prov.get('training_data')}. Held-out: {prov.get('split')}. Teacher: {prov.get('teacher')}
+(SonoNet-16 weights: Baumgartner et al. 2017, Apache-2.0). Distillation: {prov.get('distillation')},
+plus label loss (African brain images have no sub-plane label: loss -log of the summed brain probability).
+Augmentation: sector/zoom crop, rotation +-10 deg, horizontal flip (no vertical flip), gain, gamma, speckle.
+Calibration: temperature {cal.get('temperature')} and unknown threshold {cal.get('unknown_threshold')},
+{prov.get('calibration')} (validation data only; held-out patients never used).
+
+**Results** (6-plane metrics; macro-F1 over the planes present in the set; ECE of the top-1 confidence
+before / after temperature scaling; coverage = share of frames answered at the threshold).
+
+{table(report, [('heldout', 'held-out all'), ('heldout_african', 'held-out African'), ('cv', 'CV dev'),
+                ('cv_african', 'CV African'), ('loco', 'LOCO African')])}
+
+Held-out African patients, student: macro-F1 {ho['macro_f1']:.3f} on {ho['n']} images (target >= 0.95).
+Leave-one-country-out macro-F1 by country: {report.get('loco_by_country', {})}.
+CV students were trained on a shorter schedule than the shipped one (CPU budget); their numbers
+understate the shipped student. The held-out set has no Malawi patient (hash split); LOCO covers Malawi.
+
+**Speed** (benchmarks/planes.py, onnxruntime CPU, 2 threads, batch 1, this 2-core machine):
+```
+{bench or 'run benchmarks/planes.py'}
+```
+
+**Limits.** Trained on 425 development images (+80 HC18 heads) from Spain and five African countries;
+no videos. Cervix and Other classes are small (22 and 31 training images); the African cohort has neither.
+SonoNet-16 has no cervix class and calls many unfamiliar frames background. Not a medical device.
+"""
+    path = directory / "MODEL_CARD.md"
+    path.write_text(text, encoding="utf-8")
+    return path
