@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-aug", type=int, default=15)
     p.add_argument("--hc18-images", type=int, default=80)
     p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--cv-epochs", type=int, default=5, help="student epochs of the CV runs (as in train-planes)")
+    p.add_argument("--cv-epochs", type=int, default=12, help="student epochs of the CV runs (as in train-planes)")
     p.add_argument("--loco-epochs", type=int, default=0,
                    help="student epochs of the LOCO runs (0: teacher and SonoNet only, to save CPU)")
     p.set_defaults(func=run)

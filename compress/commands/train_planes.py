@@ -34,11 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-aug", type=int, default=15, help="augmented views per development image")
     p.add_argument("--hc18-images", type=int, default=80, help="HC18 train-split heads added as trans-thalamic")
     p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=24, help="epochs of the shipped student")
-    p.add_argument("--cv-epochs", type=int, default=5, help="student epochs in each CV fold (shorter: CPU budget)")
+    p.add_argument("--epochs", type=int, default=40, help="at most this many epochs for the shipped student")
+    p.add_argument("--cv-epochs", type=int, default=12, help="at most this many student epochs per CV fold")
     p.add_argument("--target-accuracy", type=float, default=0.97,
                    help="unknown threshold: lowest confidence whose answered frames reach this accuracy (CV)")
-    p.add_argument("--max-minutes", type=float, default=25.0, help="time budget of one student training")
+    p.add_argument("--max-minutes", type=float, default=38.0,
+                   help="CPU time budget of the shipped student (the LR schedule anneals within it)")
+    p.add_argument("--cv-max-minutes", type=float, default=7.5, help="time budget of each CV fold's student")
     p.set_defaults(func=run)
 
 
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = DistillConfig(epochs=args.epochs, max_minutes=args.max_minutes)
-    cv_cfg = DistillConfig(epochs=args.cv_epochs, max_minutes=args.max_minutes)
+    cv_cfg = DistillConfig(epochs=args.cv_epochs, max_minutes=args.cv_max_minutes)
     log.info("train-planes settings: %s", vars(args))
 
     # 1. records and the view / feature cache
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
                   "split": "patient-hash held-out 20% per dataset/country (compress.data.planes)",
                   "source_checkpoint": str(out / f"student_e{args.epochs}.pt"), "teacher": "SonoNet-16 (frozen) + MLP head",
                   "distillation": f"T={cfg.temperature}, alpha={cfg.alpha}, epochs={cfg.epochs}",
-                  "calibration": f"temperature and threshold from {args.folds}-fold CV, {args.cv_epochs}-epoch students"}
+                  "calibration": f"temperature and threshold from {args.folds}-fold CV, students of <= {args.cv_epochs} epochs / {args.cv_max_minutes} min"}
     manifest = ship_student(student, Path(args.ship), temperature, threshold, provenance, {})
     summary = {"temperature": temperature, "unknown_threshold": threshold, "manifest": str(manifest)}
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
