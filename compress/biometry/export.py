@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -56,6 +57,27 @@ def max_onnx_diff(model: torch.nn.Module, onnx_path: Path, frames: list[np.ndarr
     return worst
 
 
+def calibrate_threshold(predict_fn: Callable[[np.ndarray], np.ndarray], records: list,
+                        candidates: tuple[float, ...] = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)) -> tuple[float, dict]:
+    """Pick the probability threshold with the lowest HC mean absolute error on `records` (val subjects only).
+
+    Returns (threshold, {threshold: hc_mae_mm}); the threshold ships as manifest postprocessing.logit_offset.
+    """
+    from edge.biometry.measure import GateSettings, measure_head
+
+    probs = [(r, predict_fn(r.image())) for r in records]
+    maes = {}
+    for t in candidates:
+        errs = []
+        for r, p in probs:
+            res = measure_head(p, r.pixel_mm, None, GateSettings(threshold=t))
+            if res.status == "measured":
+                errs.append(abs(res.hc.value - r.hc_mm))
+        maes[t] = float(np.mean(errs)) if len(errs) >= 0.95 * len(records) else float("inf")
+    best = min(maes, key=maes.get)
+    return best, maes
+
+
 def _git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
@@ -64,7 +86,8 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def write_manifest(bundle: Path, checkpoint: Path, metrics: dict[str, Any], version: str = "1.0.0") -> Path:
+def write_manifest(bundle: Path, checkpoint: Path, metrics: dict[str, Any], version: str = "1.0.0",
+                   threshold: float = 0.5, threshold_note: str = "default") -> Path:
     spec = default_spec()
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     manifest = {
@@ -74,6 +97,8 @@ def write_manifest(bundle: Path, checkpoint: Path, metrics: dict[str, Any], vers
         "input": {"name": "input", "shape": [1, 1, spec.height, spec.width], "dtype": "float32"},
         "output": {"name": "logits", "kind": "segmentation_logits", "class_names": ["head"]},
         "preprocessing": PREPROCESSING,
+        "postprocessing": {"logit_offset": round(-math.log(threshold / (1 - threshold)), 6),
+                           "threshold": threshold, "threshold_chosen_by": threshold_note},
         "calibration": None,
         "provenance": {
             "training_data": "HC18 (van den Heuvel et al. 2018, Zenodo 10.5281/zenodo.1327317, CC BY 4.0), "
@@ -92,7 +117,7 @@ def write_manifest(bundle: Path, checkpoint: Path, metrics: dict[str, Any], vers
 
 
 def export_bundle(checkpoint: Path, bundle: Path, frames: list[np.ndarray], metrics: dict[str, Any] | None = None,
-                  tol: float = ONNX_TOLERANCE) -> ExportResult:
+                  tol: float = ONNX_TOLERANCE, threshold: float = 0.5, threshold_note: str = "default") -> ExportResult:
     """Checkpoint -> bundle/model.onnx + manifest.json, refusing an export that does not match PyTorch."""
     model = load_checkpoint(checkpoint)
     spec = default_spec()
@@ -100,4 +125,5 @@ def export_bundle(checkpoint: Path, bundle: Path, frames: list[np.ndarray], metr
     diff = max_onnx_diff(model, onnx_path, frames)
     if diff > tol:
         raise RuntimeError(f"onnxruntime differs from PyTorch by {diff:.2e} > {tol:.0e} logits; not shipping")
-    return ExportResult(onnx_path, diff, write_manifest(bundle, checkpoint, metrics or {}))
+    return ExportResult(onnx_path, diff, write_manifest(bundle, checkpoint, metrics or {}, threshold=threshold,
+                                                      threshold_note=threshold_note))

@@ -38,6 +38,16 @@ def logits_to_frame(logits: np.ndarray, geom: Geometry) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(up, -30.0, 30.0)))
 
 
+def logit_offset(raw_manifest: dict) -> float:
+    """manifest "postprocessing": {"logit_offset": x}: added to the logits, so that p >= 0.5 means the
+    threshold calibrated for this model on validation subjects (sigmoid(-x)). Default 0."""
+    post = raw_manifest.get("postprocessing") or {}
+    x = post.get("logit_offset", 0.0)
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not abs(float(x)) <= 5.0:
+        raise ModelError(f"manifest postprocessing.logit_offset {x!r} must be a number in [-5, 5]")
+    return float(x)
+
+
 class HeadSegmenter:
     """Loads the head-seg model once (checksum verified); `__call__(frame) -> ProbMap`."""
 
@@ -47,6 +57,7 @@ class HeadSegmenter:
         if kind != "segmentation_logits":
             raise ModelError(f"model {self.model.manifest.name!r} outputs {kind!r}; head biometry needs "
                              "'segmentation_logits' (e.g. the shipped 'head-seg')")
+        self.offset = logit_offset(self.model.manifest.raw)
 
     @property
     def ref(self) -> ModelRef:
@@ -55,4 +66,4 @@ class HeadSegmenter:
     def __call__(self, frame: np.ndarray) -> ProbMap:
         out, mi = self.model.infer(frame)
         logits = out[0] if out.ndim == 3 else out
-        return ProbMap(logits_to_frame(logits, mi.geometry), self.ref)
+        return ProbMap(logits_to_frame(logits + self.offset, mi.geometry), self.ref)
