@@ -1,0 +1,64 @@
+"""The student's budget (params, MACs), its ONNX export, and the shipped bundle's contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from compress.nets.plane_student import INPUT_HW, build_student, count_macs, count_params
+from compress.planes.distill import lr_at
+from compress.planes.export import export_onnx
+from edge.manifest import load_manifest
+from edge.models import shipped_model_dir
+from edge.planes.taxonomy import MODEL_CLASSES
+
+
+def test_student_fits_the_budget() -> None:
+    m = build_student()
+    assert count_params(m) <= 1_000_000
+    assert count_macs(m) <= 100_000_000
+    assert m(torch.zeros(2, 1, *INPUT_HW)).shape == (2, len(MODEL_CLASSES))
+
+
+def test_width_multiplier_scales_the_student() -> None:
+    assert count_params(build_student(0.5)) < count_params(build_student(1.0)) / 2.5
+    with pytest.raises(ValueError):
+        build_student(0.0)
+
+
+def test_student_onnx_matches_pytorch(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    m = build_student().eval()
+    with torch.no_grad():  # non-trivial batch-norm statistics, so folding is exercised
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.5, 0.5)
+                mod.running_var.uniform_(0.5, 2.0)
+    path = export_onnx(m, tmp_path / "s.onnx", INPUT_HW)
+    x = np.random.default_rng(0).standard_normal((1, 1, *INPUT_HW)).astype(np.float32)
+    with torch.no_grad():
+        ref = m(torch.from_numpy(x)).numpy()
+    out = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    np.testing.assert_allclose(out, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_shipped_bundle_contract() -> None:
+    man = load_manifest(shipped_model_dir("plane-cls"))
+    assert man.class_names == MODEL_CLASSES
+    assert man.input_shape == (1, 1, *INPUT_HW)
+    assert (man.preprocessing.height, man.preprocessing.width) == INPUT_HW
+    assert man.model_path.stat().st_size <= 2_000_000
+    cal = man.raw["calibration_params"]
+    assert cal["temperature"] > 0 and 0.3 <= cal["unknown_threshold"] <= 0.95
+    assert (man.directory / "MODEL_CARD.md").is_file()
+
+
+def test_time_annealed_schedule_warms_up_then_decays() -> None:
+    assert lr_at(0.0, 1.0) == pytest.approx(0.1)
+    assert lr_at(0.1, 1.0) == pytest.approx(1.0, abs=1e-5)
+    assert lr_at(1.0, 1.0) < 1e-5
+    assert lr_at(0.5, 1.0) > lr_at(0.8, 1.0)
