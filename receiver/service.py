@@ -124,8 +124,14 @@ class Receiver:
             log.error(explain_refusal(rc, self.s.host, self.s.port))
             return
         client.subscribe([(f"{self.s.topic_prefix}/+/+/results", 1), (f"{self.s.topic_prefix}/+/+/telemetry", 1)])
-        self.connected.set()
         log.info("receiver connected to %s:%d", self.s.host, self.s.port)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, rcs: Any, props: Any) -> None:
+        failed = [str(rc) for rc in rcs if rc.is_failure]
+        if failed:
+            log.error("receiver subscription refused by the broker: %s (check the ACL grants read)", failed)
+            return
+        self.connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         if client is self._client:
@@ -150,6 +156,7 @@ class Receiver:
         client.manual_ack_set(True)
         client.on_connect, client.on_disconnect, client.on_message = self._on_connect, self._on_disconnect, \
             self._on_message
+        client.on_subscribe = self._on_subscribe
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.s.session_expiry_s
         props.ReceiveMaximum = 1000
@@ -170,6 +177,8 @@ class Receiver:
             self._drop()
             return
         for mid, qos, _, _ in batch:
+            if self._client is None:   # the connection dropped while acknowledging: the rest is redelivered
+                break
             if qos > 0:
                 self._client.ack(mid, qos)
 
@@ -177,17 +186,22 @@ class Receiver:
         log.info("receiver: broker %s:%d tls=%s, %d registered devices", self.s.host, self.s.port, self.s.tls,
                  len(self.devices))
         while not stop.is_set():
-            if self._client is None:
-                if stop.wait(max(0.0, self._next_attempt - time.monotonic())):
-                    break
-                self._connect()
-                continue
-            self._client.loop(timeout=self.s.batch_wait_s if self._queue else 0.5)
-            if self._client is not None and self._queue and (
-                    len(self._queue) >= self.s.batch or time.monotonic() - self._first_at >= self.s.batch_wait_s):
-                self._flush()
+            try:
+                self._step(stop)
+            except Exception:  # the service boundary: log, reconnect (unacked messages come again), keep running
+                log.exception("receiver loop failed; reconnecting")
+                self._drop()
         if self._client is not None:
             if self._queue:
                 self._flush()
             self._drop()
 
+    def _step(self, stop: threading.Event) -> None:
+        if self._client is None:
+            if not stop.wait(max(0.0, self._next_attempt - time.monotonic())):
+                self._connect()
+            return
+        self._client.loop(timeout=self.s.batch_wait_s if self._queue else 0.5)
+        if self._client is not None and self._queue and (
+                len(self._queue) >= self.s.batch or time.monotonic() - self._first_at >= self.s.batch_wait_s):
+            self._flush()

@@ -219,7 +219,15 @@ class SyncWorker:
         log.info("sync worker: %s:%d tls=%s topic %s", self.s.host, self.s.port, self.s.tls, self.s.topic("results"))
         try:
             while not stop.is_set():
-                self.step(stop)
+                try:
+                    self.step(stop)
+                except SyncError as exc:   # the store failed (disk full, locked): keep what we have, retry later
+                    if once:
+                        raise
+                    self.state.last_error = str(exc)
+                    log.error("%s; sync paused, retrying with backoff", exc)
+                    self._drop_client()
+                    stop.wait(self._backoff())
                 if once and not self._inflight and self.store.outbox_len() == 0:
                     break
                 if deadline is not None and time.monotonic() > deadline:
