@@ -14,6 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from mqtt_broker import REPO, Broker, RunningReceiver, broker, certs, make_exam, sync_settings, tls_broker  # noqa: F401
 
+from edge.errors import SyncError
 from edge.store import ResultStore
 from edge.sync.worker import SyncWorker
 from receiver.db import Database
@@ -137,3 +138,21 @@ def test_10k_backlog_over_tls_arrives_exactly_once(tls_broker: Broker, certs: Pa
         assert state.sent == 10000 and state.refused == 0
         assert wait_until(lambda: rx.receiver.stats.stored >= 10000)
         assert_exactly_once(rx, store, saved)
+
+
+def test_results_that_cannot_be_sent_as_they_are_stay_on_the_device(broker: Broker, tmp_path: Path) -> None:
+    """Saved under other ids (device re-configured) or failing the schema: never sent (the receiver would
+    reject them after the broker acknowledged them), never dropped; the rest still drains."""
+    store = ResultStore(tmp_path / "dev.sqlite")
+    good = [r.result_id for r in store.save_many([make_exam() for _ in range(20)])]
+    other = store.save(make_exam("clinic-b", "dev-1")).result_id
+    broken = make_exam().to_dict()
+    broken["measurements"]["hc"]["unit"] = "cm"
+    bad = store.save(broken).result_id
+    with RunningReceiver(broker, str(tmp_path / "rx.sqlite")) as rx:
+        worker = SyncWorker(store, sync_settings(broker))
+        with pytest.raises(SyncError, match="2 results still unsynced"):
+            worker.run(once=True, timeout_s=3)
+        assert rx.wait_for(20) == 20 and sorted(rx.ids()) == sorted(good)
+    assert {i.result_id for i in store.pending()} == {other, bad} and worker.state.held == 2
+    assert rx.receiver.stats.rejected == 0

@@ -22,7 +22,8 @@ import paho.mqtt.client as mqtt
 
 from edge.errors import SyncError
 from edge.settings.sync import SyncSettings
-from edge.store import ResultStore
+from edge.store import OutboxItem, ResultStore
+from edge.sync.checks import PayloadError
 from edge.sync.payload import build_payload, encode
 from edge.sync.transport import explain_connect_error, explain_refusal, make_client
 
@@ -38,6 +39,7 @@ class SyncState:
     connect_failures: int = 0
     last_error: str | None = None
     last_sync_at: str | None = None
+    held: int = 0                 # results that fail the payload schema or belong to other ids: kept, not sent
     steps: int = 0                # loop turns (each blocks up to poll_s or the backoff: no busy-waiting)
 
 
@@ -50,6 +52,7 @@ class SyncWorker:
         self._client: mqtt.Client | None = None
         self._last_log: str | None = None
         self._refused = False
+        self._held: set[str] = set()
         self._connack = False
         self._inflight: dict[int, tuple[str, float]] = {}   # mid -> (result_id, published at)
         self._acked: list[str] = []
@@ -153,7 +156,12 @@ class SyncWorker:
                  if i.result_id not in busy][:room]
         topic = self.s.topic("results")
         for item in items:
-            payload = build_payload(item.exam, item.saved_at, item.patient_ref, self.s.include_patient_ref)
+            try:
+                payload = self._payload(item)
+            except PayloadError as exc:
+                self._hold(item.result_id, str(exc))
+                self._cursor = item.seq
+                continue
             if self._client is None:   # the connection dropped while writing (on_disconnect ran)
                 return
             info = self._client.publish(topic, encode(payload), qos=1)
@@ -161,6 +169,21 @@ class SyncWorker:
                 return
             self._inflight[info.mid] = (item.result_id, time.monotonic())
             self._cursor = item.seq
+
+    def _payload(self, item: OutboxItem) -> dict[str, Any]:
+        ids = (item.exam.get("clinic_id"), item.exam.get("device_id"))
+        if ids != (self.s.clinic_id, self.s.device_id):
+            # the receiver would reject it (payload vs topic) after the broker acknowledged it: never send it
+            raise PayloadError(f"result {item.result_id} was saved as {ids[0]}/{ids[1]} but this device is "
+                               f"configured as {self.s.clinic_id}/{self.s.device_id}; it stays in the outbox")
+        return build_payload(item.exam, item.saved_at, item.patient_ref, self.s.include_patient_ref)
+
+    def _hold(self, result_id: str, why: str) -> None:
+        """A result that cannot be sent as it is stays in the outbox (never marked sent), said once."""
+        if result_id not in self._held:
+            self._held.add(result_id)
+            log.error("not sending: %s", why)
+        self.state.held, self.state.last_error = len(self._held), why
 
     def _flush_acks(self) -> None:
         if self._acked:
