@@ -62,7 +62,12 @@ def add_device(args: argparse.Namespace) -> int:
             raise SyncError(f"{what} {value!r}: use 1-64 of A-Z a-z 0-9 _ . - (no / + #)")
     db = _db(args)
     db.register_device(args.clinic, args.device)
-    print(f"registered {args.clinic}/{args.device}")
+    held = db.release_held(args.clinic, args.device)
+    replay = Receiver(db, ReceiverSettings(tls=False))   # same checks as live traffic
+    replay.process([(t.encode(), p.encode()) for t, p in held])
+    stats = replay.stats
+    print(f"registered {args.clinic}/{args.device}; {stats.stored} held result(s) stored"
+          + (f", {stats.duplicates} already stored" if stats.duplicates else ""))
     return 0
 
 

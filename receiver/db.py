@@ -18,8 +18,9 @@ SCHEMA = [
     "device_id TEXT NOT NULL, started_at TEXT NOT NULL, saved_at TEXT NOT NULL, received_at TEXT NOT NULL, "
     "lag_s DOUBLE PRECISION NOT NULL, content_sha256 TEXT NOT NULL, payload TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS results_by_device ON results (clinic_id, device_id, started_at)",
+    # held_payload: kept only for schema-valid results from a device not registered yet (see release_held)
     "CREATE TABLE IF NOT EXISTS rejected (received_at TEXT NOT NULL, topic TEXT NOT NULL, reason TEXT NOT NULL, "
-    "size INTEGER NOT NULL, sha256 TEXT NOT NULL)",
+    "size INTEGER NOT NULL, sha256 TEXT NOT NULL, held_payload TEXT)",
     "CREATE TABLE IF NOT EXISTS telemetry (clinic_id TEXT NOT NULL, device_id TEXT NOT NULL, "
     "received_at TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (clinic_id, device_id))",
 ]
@@ -102,7 +103,7 @@ class Database:
     def devices(self) -> set[tuple[str, str]]:
         return {(c, d) for c, d in self.query("SELECT clinic_id, device_id FROM devices")}
 
-    def store(self, results: list[dict[str, Any]], rejects: list[tuple[str, str, int, str]],
+    def store(self, results: list[dict[str, Any]], rejects: list[tuple[str, str, int, str, str | None]],
               telemetry: list[dict[str, Any]], received: datetime) -> BatchOutcome:
         """One transaction: new results inserted, duplicates counted, conflicts and rejects logged."""
         out, now = BatchOutcome(), iso(received)
@@ -122,7 +123,8 @@ class Database:
                 (out.duplicates if seen[rid] == digest else out.conflicts).append(rid)
                 if seen[rid] != digest:
                     rejects.append(("(replayed id)", f"result_id {rid} replayed with different content "
-                                    f"(stored {seen[rid][:12]}, got {digest[:12]}); kept the first", len(text), digest))
+                                    f"(stored {seen[rid][:12]}, got {digest[:12]}); kept the first", len(text), digest,
+                                    None))
                 continue
             seen[rid] = digest
             rows.append((rid, r["clinic_id"], r["device_id"], iso(utc(r["started_at"])), iso(utc(r["saved_at"])),
@@ -134,9 +136,9 @@ class Database:
                                       "received_at, lag_s, content_sha256, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                                       "ON CONFLICT (result_id) DO NOTHING"), rows)
         if rejects:
-            cur.executemany(self._sql("INSERT INTO rejected (received_at, topic, reason, size, sha256) "
-                                      "VALUES (?, ?, ?, ?, ?)"),
-                            [(now, clean_text(t, 200), clean_text(why), n, h) for t, why, n, h in rejects])
+            cur.executemany(self._sql("INSERT INTO rejected (received_at, topic, reason, size, sha256, held_payload) "
+                                      "VALUES (?, ?, ?, ?, ?, ?)"),
+                            [(now, clean_text(t, 200), clean_text(why), n, h, held) for t, why, n, h, held in rejects])
         for t in telemetry:
             cur.execute(self._sql("INSERT INTO telemetry (clinic_id, device_id, received_at, payload) VALUES "
                                   "(?, ?, ?, ?) ON CONFLICT (clinic_id, device_id) DO UPDATE SET "
@@ -144,6 +146,17 @@ class Database:
                         (t["clinic_id"], t["device_id"], now, canonical(t)))
         self.conn.commit()
         return out
+
+    def release_held(self, clinic_id: str, device_id: str) -> list[tuple[str, str]]:
+        """(topic, payload) of results held while the device was unknown; they are removed from the hold."""
+        topic_end = f"/{clinic_id}/{device_id}/results"
+        rows = [(t, p) for t, p in self.query("SELECT topic, held_payload FROM rejected WHERE held_payload IS NOT "
+                                               "NULL") if t.endswith(topic_end)]
+        if rows:
+            self.conn.cursor().executemany(self._sql("UPDATE rejected SET held_payload = NULL WHERE topic = ? AND "
+                                                     "held_payload = ?"), rows)
+            self.conn.commit()
+        return rows
 
     def close(self) -> None:
         self.conn.close()

@@ -24,7 +24,7 @@ from paho.mqtt.packettypes import PacketTypes
 from edge.sync.checks import PayloadError
 from edge.sync.payload import MAX_MESSAGE_BYTES, decode, validate_result, validate_telemetry
 from edge.sync.transport import explain_connect_error, explain_refusal, make_client
-from receiver.db import Database, clean_text, db_errors
+from receiver.db import Database, canonical, clean_text, db_errors
 
 log = logging.getLogger("receiver")
 
@@ -54,6 +54,14 @@ class ReceiverStats:
     rejected: int = 0
     telemetry: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+
+
+class UnknownDevice(PayloadError):
+    """A schema-valid message from a device not registered (yet): rejected, but its result is held."""
+
+    def __init__(self, message: str, payload: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.payload = payload
 
 
 class Receiver:
@@ -89,8 +97,9 @@ class Receiver:
         if (clinic, device) not in self.devices:
             self.devices = self.db.devices()   # registered since start-up?
             if (clinic, device) not in self.devices:
-                raise PayloadError(f"unknown device {clinic}/{device}; register it with "
-                                   f"`fetal-receiver add-device {clinic} {device}`")
+                raise UnknownDevice(f"unknown device {clinic}/{device}; its results are held until it is "
+                                    f"registered with `fetal-receiver add-device {clinic} {device}`",
+                                    payload if kind == "results" else {})
         return kind, payload
 
     def process(self, messages: list[tuple[bytes, bytes]]) -> None:
@@ -103,7 +112,9 @@ class Receiver:
                 reason = clean_text(str(exc))
                 log.warning("rejected message on %r (%d bytes): %s", clean_text(topic.decode("utf-8", "replace"), 120),
                             len(raw), reason)
-                rejects.append((topic.decode("utf-8", "replace"), reason, len(raw), hashlib.sha256(raw).hexdigest()))
+                held = canonical(exc.payload) if isinstance(exc, UnknownDevice) and exc.payload else None
+                rejects.append((topic.decode("utf-8", "replace"), reason, len(raw), hashlib.sha256(raw).hexdigest(),
+                                held))
                 key = reason.split(":")[0][:40]
                 self.stats.reasons[key] = self.stats.reasons.get(key, 0) + 1
                 continue

@@ -17,11 +17,12 @@ import pytest
 from mqtt_broker import REPO, Broker, broker, free_port, make_exam, sync_settings  # noqa: F401
 
 from edge.store import ResultStore
-from edge.sync.payload import TELEMETRY_FORMAT, build_payload
+from edge.sync.payload import TELEMETRY_FORMAT, build_payload, encode
 from edge.sync.worker import SyncWorker
 from receiver import queries
 from receiver.api import make_server, serve_in_thread
 from receiver.db import Database
+from receiver.service import Receiver, ReceiverSettings
 
 PG_URL = "postgresql://127.0.0.1:5432/test"
 
@@ -141,3 +142,18 @@ def test_fetal_receiver_start_command_end_to_end(broker: Broker, tmp_path: Path)
         proc.send_signal(signal.SIGTERM)
         err = proc.communicate(timeout=10)[1]
     assert proc.returncode == 0, err
+
+
+def test_results_of_an_unregistered_device_are_held_until_it_is_registered(tmp_path: Path) -> None:
+    db_path = str(tmp_path / "rx.sqlite")
+    rx = Receiver(Database(db_path), ReceiverSettings(tls=False))
+    p = payload_on("2026-11-20", "clinic-new", "dev-9")
+    rx.process([(b"fetal-edge/v1/clinic-new/dev-9/results", encode(p))])
+    assert rx.stats.rejected == 1 and rx.stats.stored == 0
+    cli = [sys.executable, "-m", "receiver.cli", "add-device", "clinic-new", "dev-9", "--db", db_path]
+    out = subprocess.run(cli, cwd=REPO, capture_output=True, text=True, check=True)
+    assert "1 held result(s) stored" in out.stdout
+    db = Database(db_path)
+    assert [r[0] for r in db.query("SELECT result_id FROM results")] == [p["result_id"]]
+    again = subprocess.run(cli, cwd=REPO, capture_output=True, text=True, check=True)   # idempotent
+    assert "0 held result(s) stored" in again.stdout and db.query("SELECT COUNT(*) FROM results")[0][0] == 1
