@@ -26,6 +26,10 @@ def table(report: dict, sections: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def _by_country(d: dict) -> str:
+    return "; ".join(f"{m}: " + ", ".join(f"{c} {v:.2f}" for c, v in per.items()) for m, per in d.items())
+
+
 def write_card(directory: Path, report: dict, manifest: dict, bench: str | None) -> Path:
     cal = manifest.get("calibration_params", {})
     prov = manifest.get("provenance", {})
@@ -55,7 +59,7 @@ before / after temperature scaling; coverage = share of frames answered at the t
                 ('cv_african', 'CV African'), ('loco', 'LOCO African')])}
 
 Held-out African patients, student: macro-F1 {ho['macro_f1']:.3f} on {ho['n']} images (target >= 0.95).
-Leave-one-country-out macro-F1 by country: {report.get('loco_by_country', {})}.
+Leave-one-country-out macro-F1 by country: {_by_country(report.get('loco_by_country', {}))}.
 CV students were trained on a shorter schedule than the shipped one (CPU budget); their numbers
 understate the shipped student. The held-out set has no Malawi patient (hash split); LOCO covers Malawi.
 

@@ -36,7 +36,8 @@ def subset(logits8: np.ndarray, recs: list[PlaneRecord], keep: list[bool]) -> tu
 
 def format_table(rows: dict[str, dict], title: str) -> str:
     """rows: label -> metrics dict. One line per label: n, acc, macro-F1, per-plane recall, ECE."""
-    head = f"{'model / set':34s} {'n':>4s} {'acc':>6s} {'mF1':>6s} " + " ".join(f"{p.split()[-1][:6]:>6s}" for p in PLANES)
+    planes = " ".join(f"{p.split()[-1][:6]:>6s}" for p in PLANES)
+    head = f"{'model / set':34s} {'n':>4s} {'acc':>6s} {'mF1':>6s} {planes}"
     lines = [title, head + f" {'ECE':>6s} {'ECE_T':>6s}"]
     for label, m in rows.items():
         rec = " ".join(f"{m['recall'][p]:6.3f}" if p in m["recall"] else f"{'-':>6s}" for p in PLANES)
