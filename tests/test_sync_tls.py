@@ -81,7 +81,7 @@ def test_worker_configured_for_another_clinic_keeps_results_and_says_why(tls_bro
     worker = SyncWorker(store, s)
     run_for(worker, 1.5)
     assert worker.state.sent == 0 and worker.state.refused >= 1 and store.outbox_len() == 1
-    assert "Not authorized" in worker.state.last_error and "stays in the outbox" in worker.state.last_error
+    assert "Not authorized" in worker.state.last_error and "stay in the outbox" in worker.state.last_error
     assert worker.state.steps < 100
 
 

@@ -3,6 +3,7 @@ clear messages (connect errors, refused CONNACKs) for the worker, `fetal-edge st
 
 from __future__ import annotations
 
+import random
 import socket
 import ssl
 import time
@@ -13,6 +14,21 @@ import paho.mqtt.client as mqtt
 from edge.errors import ConfigError
 
 CONNECT_TIMEOUT_S = 5.0
+
+
+class Backoff:
+    """Exponential reconnect delay with +-20 % jitter: min, 2*min, 4*min ... up to max; reset on success."""
+
+    def __init__(self, min_s: float, max_s: float) -> None:
+        self.min_s, self.max_s, self.delay = min_s, max_s, min_s
+
+    def next(self) -> float:
+        delay = self.delay * random.uniform(0.8, 1.2)
+        self.delay = min(self.delay * 2, self.max_s)
+        return delay
+
+    def reset(self) -> None:
+        self.delay = self.min_s
 
 
 def make_client(client_id: str, tls: bool, ca: Path | None, cert: Path | None, key: Path | None,
