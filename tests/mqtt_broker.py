@@ -9,6 +9,7 @@ require_certificate + use_identity_as_username and an ACL under which a device (
 from __future__ import annotations
 
 import getpass
+import os
 import shutil
 import socket
 import subprocess
@@ -37,7 +38,7 @@ def free_port() -> int:
 
 
 def make_certs(out: Path, *identities: str, days: int | None = None) -> Path:
-    env = None if days is None else {"DAYS": str(days), "PATH": "/usr/bin:/bin"}
+    env = None if days is None else {**os.environ, "DAYS": str(days)}
     subprocess.run(["bash", str(REPO / "scripts" / "make_certs.sh"), str(out), *identities], check=True,
                    capture_output=True, env=env)
     return out
