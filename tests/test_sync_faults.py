@@ -4,6 +4,7 @@ nothing on the device was lost."""
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -156,3 +157,36 @@ def test_results_that_cannot_be_sent_as_they_are_stay_on_the_device(broker: Brok
         assert rx.wait_for(20) == 20 and sorted(rx.ids()) == sorted(good)
     assert {i.result_id for i in store.pending()} == {other, bad} and worker.state.held == 2
     assert rx.receiver.stats.rejected == 0
+
+
+def test_receiver_process_killed_mid_stream(broker: Broker, tmp_path: Path) -> None:
+    """The receiver acknowledges only after its batch is committed: kill -9 it mid-stream, start it again,
+    and the broker's persistent session redelivers what was not yet stored."""
+    db = str(tmp_path / "rx.sqlite")
+    cli = [sys.executable, "-m", "receiver.cli"]
+    subprocess.run(cli + ["add-device", "clinic-a", "dev-1", "--db", db], check=True, cwd=REPO, capture_output=True)
+    serve = cli + ["serve", "--db", db, "--no-tls", "--broker-port", str(broker.port), "--http-port", "0"]
+
+    def count() -> int:
+        try:
+            return Database(db).query("SELECT COUNT(*) FROM results")[0][0]
+        except sqlite3.Error:   # the file may be mid-creation by the receiver process
+            return 0
+
+    store = ResultStore(tmp_path / "dev.sqlite")
+    saved = [r.result_id for r in store.save_many([make_exam() for _ in range(3000)])]
+    first = subprocess.Popen(serve, cwd=REPO, stderr=subprocess.DEVNULL)
+    worker = SyncWorker(store, sync_settings(broker, max_inflight=50))
+    with WorkerThread(worker):
+        assert wait_until(lambda: count() >= 300)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        at_kill = count()
+        second = subprocess.Popen(serve, cwd=REPO, stderr=subprocess.DEVNULL)
+        try:
+            assert wait_until(lambda: store.outbox_len() == 0 and count() >= 3000, 90)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(10)
+    ids = [r[0] for r in Database(db).query("SELECT result_id FROM results")]
+    assert at_kill < 3000 and len(ids) == len(set(ids)) == 3000 and set(ids) == set(saved)
