@@ -22,9 +22,10 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
 
 from edge.sync.checks import PayloadError
-from edge.sync.payload import MAX_MESSAGE_BYTES, decode, validate_result, validate_telemetry
+from edge.sync.payload import MAX_MESSAGE_BYTES
 from edge.sync.transport import explain_connect_error, explain_refusal, make_client
 from receiver.db import Database, canonical, clean_text, db_errors
+from receiver.validate import UnknownDevice, check_message
 
 log = logging.getLogger("receiver")
 
@@ -56,14 +57,6 @@ class ReceiverStats:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-class UnknownDevice(PayloadError):
-    """A schema-valid message from a device not registered (yet): rejected, but its result is held."""
-
-    def __init__(self, message: str, payload: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.payload = payload
-
-
 class Receiver:
     def __init__(self, db: Database, settings: ReceiverSettings) -> None:
         self.db, self.s = db, settings
@@ -77,30 +70,13 @@ class Receiver:
 
     def check(self, topic: bytes, raw: bytes) -> tuple[str, dict[str, Any]]:
         """(kind, payload) for a valid message; PayloadError naming what is wrong otherwise."""
-        try:
-            parts = topic.decode("utf-8").split("/")
-        except UnicodeDecodeError:
-            raise PayloadError("topic is not valid UTF-8") from None
-        prefix = self.s.topic_prefix.split("/")
-        if len(parts) != len(prefix) + 3 or parts[:len(prefix)] != prefix or parts[-1] not in ("results", "telemetry"):
-            raise PayloadError(f"topic {clean_text(topic.decode('utf-8', 'replace'), 120)!r} is not "
-                               f"{self.s.topic_prefix}/<clinic>/<device>/results|telemetry")
-        clinic, device, kind = parts[-3:]
-        payload = decode(raw, self.s.max_bytes)
-        if kind == "results":
-            validate_result(payload, allow_patient_ref=self.s.accept_patient_ref)
-        else:
-            validate_telemetry(payload)
-        if (payload["clinic_id"], payload["device_id"]) != (clinic, device):
-            raise PayloadError(f"payload clinic/device {payload['clinic_id']}/{payload['device_id']} does not "
-                               f"match topic {clinic}/{device}")
+        return check_message(topic, raw, self.s.topic_prefix, self.s.max_bytes, self.s.accept_patient_ref,
+                             self._registered)
+
+    def _registered(self, clinic: str, device: str) -> bool:
         if (clinic, device) not in self.devices:
             self.devices = self.db.devices()   # registered since start-up?
-            if (clinic, device) not in self.devices:
-                raise UnknownDevice(f"unknown device {clinic}/{device}; its results are held until it is "
-                                    f"registered with `fetal-receiver add-device {clinic} {device}`",
-                                    payload if kind == "results" else {})
-        return kind, payload
+        return (clinic, device) in self.devices
 
     def process(self, messages: list[tuple[bytes, bytes]]) -> None:
         """Validate and store one batch of (topic, payload) in one transaction."""
