@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,32 @@ def tls_broker(tmp_path: Path, certs: Path) -> Broker:
     b = Broker(tmp_path / "broker", tls=True, certs=certs).start()
     yield b
     b.stop()
+
+
+PG_URL = "postgresql://127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def receiver_db(request: pytest.FixtureRequest, tmp_path: Path):
+    """The receiver database on SQLite, and on PostgreSQL in a schema of its own (dropped afterwards)."""
+    from receiver.db import Database
+
+    if request.param == "sqlite":
+        d = Database(str(tmp_path / "rx.sqlite"))
+        yield d
+        d.close()
+        return
+    psycopg = pytest.importorskip("psycopg")
+    schema = f"fetal_rx_{uuid.uuid4().hex[:12]}"
+    try:
+        d = Database(PG_URL, pg_schema=schema)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+    yield d
+    d.conn.rollback()
+    d.conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    d.conn.commit()
+    d.close()
 
 
 # ---- helpers shared by the sync tests -------------------------------------------------------------

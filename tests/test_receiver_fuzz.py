@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import paho.mqtt.client as mqtt
-from mqtt_broker import Broker, RunningReceiver, broker, make_exam  # noqa: F401
+from mqtt_broker import Broker, RunningReceiver, broker, make_exam, receiver_db  # noqa: F401
 
 from edge.results import utc_now
 from edge.sync.payload import build_payload, encode, validate_result
@@ -116,8 +116,8 @@ def _get(obj: Any, path: tuple) -> Any:
     return obj
 
 
-def test_1000_hostile_messages_store_no_bad_row(tmp_path: Path) -> None:
-    db = Database(str(tmp_path / "rx.sqlite"))
+def test_1000_hostile_messages_store_no_bad_row(receiver_db: Database) -> None:
+    db = receiver_db
     db.register_device("clinic-a", "dev-1")
     db.register_device("clinic-b", "dev-1")
     rx = Receiver(db, ReceiverSettings(tls=False))

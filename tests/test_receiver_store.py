@@ -9,12 +9,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from mqtt_broker import REPO, Broker, broker, free_port, make_exam, sync_settings  # noqa: F401
+from mqtt_broker import REPO, Broker, broker, free_port, make_exam, receiver_db, sync_settings  # noqa: F401
 
 from edge.store import ResultStore
 from edge.sync.payload import TELEMETRY_FORMAT, build_payload, encode
@@ -24,36 +23,14 @@ from receiver.api import make_server, serve_in_thread
 from receiver.db import Database
 from receiver.service import Receiver, ReceiverSettings
 
-PG_URL = "postgresql://127.0.0.1:5432/test"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    if request.param == "sqlite":
-        d = Database(str(tmp_path / "rx.sqlite"))
-        yield d
-        d.close()
-        return
-    psycopg = pytest.importorskip("psycopg")
-    schema = f"fetal_rx_{uuid.uuid4().hex[:12]}"
-    try:
-        d = Database(PG_URL, pg_schema=schema)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    yield d
-    d.conn.rollback()
-    d.conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    d.conn.commit()
-    d.close()
-
-
 def payload_on(day: str, clinic: str = "clinic-a", device: str = "dev-1") -> dict:
     p = build_payload(make_exam(clinic, device), f"{day}T10:00:05.000Z")
     p["started_at"], p["ended_at"] = f"{day}T10:00:00.000Z", f"{day}T10:04:00.000Z"
     return p
 
 
-def test_idempotent_insert_and_conflicts_keep_the_first(db: Database) -> None:
+def test_idempotent_insert_and_conflicts_keep_the_first(receiver_db: Database) -> None:
+    db = receiver_db
     a, b = payload_on("2026-11-20"), payload_on("2026-11-21")
     now = datetime(2026, 11, 21, 12, tzinfo=timezone.utc)
     out = db.store([a, b, a], [], [], now)                          # a duplicate inside the batch too
@@ -68,7 +45,8 @@ def test_idempotent_insert_and_conflicts_keep_the_first(db: Database) -> None:
     assert "replayed with different content" in db.query("SELECT reason FROM rejected")[0][0]
 
 
-def test_queries_by_clinic_device_date_and_lag(db: Database) -> None:
+def test_queries_by_clinic_device_date_and_lag(receiver_db: Database) -> None:
+    db = receiver_db
     for clinic, device in (("clinic-a", "dev-1"), ("clinic-a", "dev-2"), ("clinic-b", "dev-1")):
         db.register_device(clinic, device)
     rows = [payload_on("2026-11-19"), payload_on("2026-11-20"), payload_on("2026-11-21"),
