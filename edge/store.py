@@ -32,6 +32,7 @@ from edge.settings.store import StoreSettings
 
 log = logging.getLogger(__name__)
 
+STORE_VERSION = 1   # PRAGMA user_version; bump with a migration when the tables change
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (result_id TEXT PRIMARY KEY, saved_at TEXT NOT NULL, exam TEXT NOT NULL,
                                     patient_ref TEXT, synced_at TEXT);
@@ -86,8 +87,13 @@ class ResultStore:
             check = conn.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {check}")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > STORE_VERSION:
+                raise SyncError(f"results store {self.path} has format {version}, newer than this fetal-edge "
+                                f"understands ({STORE_VERSION}); upgrade fetal-edge (the file is left untouched)")
             conn.executescript(_SCHEMA)
-        except sqlite3.DatabaseError:
+            conn.execute(f"PRAGMA user_version = {STORE_VERSION}")
+        except (sqlite3.DatabaseError, SyncError):
             conn.close()
             raise
         return conn

@@ -118,3 +118,14 @@ def test_corrupt_database_is_moved_aside_and_a_new_store_starts(tmp_path: Path, 
     assert "corrupt" in caplog.text and str(store.quarantined) in caplog.text
     store.save(make_exam())
     assert store.outbox_len() == 1
+
+
+def test_a_store_from_a_newer_version_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "r.sqlite"
+    with ResultStore(db) as store:
+        store.save(make_exam())
+        store._conn.execute("PRAGMA user_version = 99")
+    before = db.read_bytes()
+    with pytest.raises(SyncError, match="format 99, newer than"):
+        ResultStore(db)
+    assert db.read_bytes() == before
