@@ -129,3 +129,28 @@ def test_unencrypted_client_is_refused(tls_broker: Broker) -> None:
     ok, message = probe(mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5), "127.0.0.1",
                         tls_broker.port, timeout_s=2)
     assert not ok
+
+
+def test_a_device_cannot_read_other_devices_results(tls_broker: Broker, certs: Path, tmp_path: Path) -> None:  # noqa: F811
+    spy = make_client("spy", True, certs / "ca.crt", certs / "devices/clinic-a/dev-1.crt",
+                      certs / "devices/clinic-a/dev-1.key")
+    got: list[bytes] = []
+    subacks: list[list[str]] = []
+    spy.on_message = lambda c, u, msg: got.append(msg.payload)
+    spy.on_subscribe = lambda c, u, mid, rcs, p: subacks.append([str(rc) for rc in rcs])
+    spy.connect("127.0.0.1", tls_broker.port)
+    spy.loop_start()
+    spy.subscribe("fetal-edge/v1/#", qos=1)
+    deadline = time.monotonic() + 5
+    while not subacks and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with RunningReceiver(tls_broker, str(tmp_path / "rx.sqlite"), certs) as rx:
+        p = build_payload(make_exam("clinic-b", "dev-1"), utc_now())
+        assert publish_once(certs, "clinic-b/dev-1", tls_broker.port, "fetal-edge/v1/clinic-b/dev-1/results",
+                            encode(p)) == "Success"
+        assert rx.wait_for(1, 10) == 1                     # the receiver got it ...
+        time.sleep(0.3)
+    spy.loop_stop()
+    spy.disconnect()
+    assert got == []                                      # ... the other clinic's device did not
+    assert subacks       # mosquitto 2.0 grants the subscription and filters each message by the read ACL
