@@ -129,3 +129,34 @@ def test_config_defaults_are_safe() -> None:
     assert s.tls is True and s.include_patient_ref is False and s.topic("results") == \
         "fetal-edge/v1/clinic-0/device-0/results"
     assert cfg.section("store").min_free_mb > 0
+
+
+def _cpu_seconds(cmd: list[str], run_for: float | None) -> tuple[float, int, str]:
+    """CPU time (user + system) a process used, its exit code and stderr; SIGTERM after run_for seconds."""
+    import os
+    import signal
+
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if run_for is not None:
+        time.sleep(run_for)
+        proc.send_signal(signal.SIGTERM)
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime, proc.returncode, stderr
+
+
+def test_sync_service_with_broker_down_sleeps_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    from mqtt_broker import free_port
+
+    cfg = device_config(tmp_path, free_port())
+    with ResultStore(tmp_path / "dev.sqlite") as store:
+        store.save_many([make_exam() for _ in range(5)])
+    baseline, _, _ = _cpu_seconds([sys.executable, "-m", "edge", "--version"], None)
+    cpu, code, stderr = _cpu_seconds([sys.executable, "-m", "edge", "sync", "--config", str(cfg)], 4.0)
+    assert code == 0, stderr
+    print(f"CPU: start-up {baseline:.2f} s, sync service 4 s with the broker down {cpu:.2f} s")
+    assert cpu - baseline < 1.0          # 4 s of an unreachable broker: sleeping between attempts, not spinning
+    assert 1 <= stderr.count("connection refused") <= 3   # said when it changes, not on every attempt
+    with ResultStore(tmp_path / "dev.sqlite") as store:
+        assert store.outbox_len() == 5
