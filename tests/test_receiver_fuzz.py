@@ -144,7 +144,7 @@ def test_1000_hostile_messages_store_no_bad_row(receiver_db: Database) -> None:
 def test_service_keeps_running_through_hostile_traffic_on_the_broker(broker: Broker, tmp_path: Path) -> None:  # noqa: F811
     rng = random.Random(7)
     base = genuine(20)
-    bad = list(hostile(rng, base))[::5]                       # 220 of them, every category
+    bad = list(hostile(rng, base))[::5]                       # 200 of them, every category
     with RunningReceiver(broker, str(tmp_path / "rx.sqlite")) as rx:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         client.connect("127.0.0.1", broker.port)
