@@ -64,18 +64,40 @@ class SyntheticSweep:
         visibility = max(0.0, 1.0 - abs(phase - 0.5) / 0.22)  # head in view in the middle
         if visibility > 0:
             cx = w / 2 + 0.12 * w * math.sin(2 * math.pi * phase)
-            cy = 0.55 * h
             axes = (int(HEAD_AXES_FRAC[0] * w), int(HEAD_AXES_FRAC[1] * w))
-            canvas = np.zeros((h, w), np.float32)
-            cv2.ellipse(canvas, (int(cx), int(cy)), axes, 12.0, 0, 360, 170.0 * visibility, HEAD_RING_PX, cv2.LINE_AA)
-            cv2.line(canvas, (int(cx - 0.7 * axes[0]), int(cy - 0.15 * axes[1])),
-                     (int(cx + 0.7 * axes[0]), int(cy + 0.15 * axes[1])), 90.0 * visibility, 3, cv2.LINE_AA)
-            img += canvas
+            img = _draw_head(img, (cx, 0.55 * h), axes, 12.0, visibility)
         out = np.clip(img, 0, 255).astype(np.uint8) * self.mask
         cv2.putText(out, BURNT_IN_TEXT, (8, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 255, 1, cv2.LINE_AA)
         cv2.rectangle(out, (w - 90, h - 40), (w - 8, h - 8), 200, 1)
         cv2.putText(out, "MI 0.9", (w - 84, h - 18), cv2.FONT_HERSHEY_SIMPLEX, 0.4, 230, 1, cv2.LINE_AA)
         return out
+
+
+def _draw_head(img: np.ndarray, centre: tuple[float, float], axes: tuple[int, int], angle: float,
+               visibility: float) -> np.ndarray:
+    """A trans-thalamic-like head: bright skull ring, darker brain, midline echo, thalami and cavum."""
+    h, w = img.shape
+    inside = np.zeros((h, w), np.uint8)
+    c = (int(centre[0]), int(centre[1]))
+    cv2.ellipse(inside, c, axes, angle, 0, 360, 1, -1)
+    img = np.where(inside > 0, img * (1.0 - 0.35 * visibility), img)
+    ca, sa = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+
+    def at(u: float, v: float) -> tuple[int, int]:  # head coords (fractions of the axes) -> pixels
+        x, y = u * axes[0], v * axes[1]
+        return int(centre[0] + x * ca - y * sa), int(centre[1] + x * sa + y * ca)
+
+    canvas = np.zeros((h, w), np.float32)
+    cv2.ellipse(canvas, c, axes, angle, 0, 360, 180.0 * visibility, HEAD_RING_PX, cv2.LINE_AA)
+    cv2.line(canvas, at(-0.92, 0), at(-0.45, 0), 110.0 * visibility, 2, cv2.LINE_AA)  # falx
+    cv2.line(canvas, at(0.3, 0), at(0.92, 0), 110.0 * visibility, 2, cv2.LINE_AA)
+    img = img + canvas
+    dark = np.zeros((h, w), np.float32)
+    for v in (-0.17, 0.17):  # thalami
+        cv2.ellipse(dark, at(0.05, v), (int(0.16 * axes[0]), int(0.14 * axes[1])), angle, 0, 360, 1.0, -1)
+    cv2.ellipse(dark, at(-0.3, 0), (int(0.1 * axes[0]), int(0.07 * axes[1])), angle, 0, 360, 1.0, -1)  # cavum
+    dark = cv2.GaussianBlur(dark, (0, 0), 3)
+    return img * (1.0 - 0.6 * visibility * dark)
 
 
 class SyntheticSource(FrameSource):
