@@ -111,7 +111,7 @@ def _teacher(d: Any) -> TeacherSettings:
 
 def _student(d: Any) -> StudentSettings:
     d = check_keys(d, "student", {"width_mult", "checkpoint"})
-    return StudentSettings(typed(d, "student", "width_mult", float, 0.25, lo=0.01, hi=1.0),
+    return StudentSettings(typed(d, "student", "width_mult", float, 0.25, lo=0.01, hi=4.0),
                            typed(d, "student", "checkpoint", str))
 
 

@@ -19,7 +19,7 @@ from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
 from edge.errors import ConfigError
 
 OPTIONS = {"teacher_base": 12, "cache_dir": "runs/biometry/cache", "eval_split": "val", "eval_limit": None,
-           "teacher_pool": 2}
+           "teacher_pool": 2, "postprocessing_from": "edge/models/head-seg/manifest.json"}
 
 
 class BiometryTask(TaskAdapter):
@@ -38,6 +38,7 @@ class BiometryTask(TaskAdapter):
             raise ConfigError(f"{self.root}/images not found; point data_dir at the shared data folder (holds hc18/)")
         self.spec = default_spec()
         self.pool: tuple[torch.Tensor, torch.Tensor] | None = None  # (x, [mask, teacher logits]) when cached
+        self.postprocessing = self._postprocessing(REPO_ROOT)
         cache = Path(self.opts["cache_dir"])
         cache = cache if cache.is_absolute() else REPO_ROOT / cache
         self.train_ds = HC18SegDataset(self.root, "train", cache, augment=Augment())
@@ -51,6 +52,23 @@ class BiometryTask(TaskAdapter):
         from compress.nets.segnet import build_teacher
 
         return build_teacher(int(self.opts["teacher_base"]))
+
+    def _postprocessing(self, root: Path) -> dict[str, Any] | None:
+        """The shipped head-seg's postprocessing block (logit_offset = its calibrated mask threshold): applied
+        in every evaluation here and copied into the bundle, so that what is gated is what the runtime runs."""
+        import json
+
+        src = Path(self.opts["postprocessing_from"]) if self.opts["postprocessing_from"] else None
+        if src is None:
+            return None
+        src = src if src.is_absolute() else root / src
+        if not src.is_file():
+            return None
+        post = json.loads(src.read_text(encoding="utf-8")).get("postprocessing")
+        return {**post, "source": f"inherited from the shipped head-seg ({src.name})"} if isinstance(post, dict) else None
+
+    def manifest_extra(self, predict: PredictFn) -> dict[str, Any]:
+        return {"postprocessing": self.postprocessing} if self.postprocessing else {}
 
     def load_teacher(self, model: torch.nn.Module, path: Any) -> torch.nn.Module:
         """Load the U-Net; with teacher_pool = K > 0, run it once over K augmented copies of every training
@@ -102,9 +120,11 @@ class BiometryTask(TaskAdapter):
         from edge.biometry.segment import logits_to_frame
         from edge.preprocess import preprocess
 
+        offset = float((self.postprocessing or {}).get("logit_offset", 0.0))
+
         def frame_predict(frame: np.ndarray) -> np.ndarray:
             mi = preprocess(frame, self.spec)
-            return logits_to_frame(predict(mi.tensor)[0, 0], mi.geometry)
+            return logits_to_frame(predict(mi.tensor)[0, 0] + offset, mi.geometry)
 
         m = evaluate(frame_predict, self.opts["eval_split"], self.root, self.opts["eval_limit"])
         out = {k: float(v) for k, v in m.items() if isinstance(v, (int, float))}
