@@ -183,3 +183,15 @@ def test_real_tensorrt_build(setup) -> None:
     settings, models = setup
     statuses = ensure_engines(settings, trt_builder.probe_device(), trt_builder.build_engine, models)
     assert all(s.action in ("built", "cached") for s in statuses)
+
+
+def test_tensorrt_backend_without_tensorrt_says_where_engines_come_from(setup) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("tensorrt") is not None:
+        pytest.skip("TensorRT is installed here; this checks the message on machines without it")
+    from edge.backends import create_backend
+
+    _, models = setup
+    with pytest.raises(BackendError, match="TensorRT is not installed.*onnxruntime"):
+        create_backend(load_manifest(models / "head-seg"), "tensorrt")
