@@ -42,7 +42,7 @@ def evaluate(predict_fn: PredictFn, split: str = "test", root: str | Path | None
     from edge.biometry.measure import measure_head
 
     records = load_split(Path(root) if root is not None else require_data_dir(None, "hc18"), split)[:limit]
-    hc_err, bpd_err, ofd_err, dices, no_answer, reasons = [], [], [], [], 0, []
+    hc_err, hc_err_ok, bpd_err, ofd_err, dices, no_answer, reasons = [], [], [], [], [], 0, []
     for r in records:
         frame = r.image()
         prob = predict_fn(frame)
@@ -53,14 +53,17 @@ def evaluate(predict_fn: PredictFn, split: str = "test", root: str | Path | None
             reasons.append(f"{r.name}: {res.reason}")
             continue
         hc_err.append(res.hc.value - r.hc_mm)
+        if res.hc.flag == "ok":
+            hc_err_ok.append(res.hc.value - r.hc_mm)
         if r.landmarks is not None:
             bpd_err.append(res.bpd.value - r.landmarks.bpd_mm(r.pixel_mm))
             ofd_err.append(res.ofd.value - r.landmarks.ofd_mm(r.pixel_mm))
     out: dict[str, float] = {"n_images": len(records), "n_subjects": len({r.subject for r in records}),
                              "no_answer": no_answer, "no_answer_frac": no_answer / max(len(records), 1),
                              "dice_mean": float(np.mean(dices)), "dice_median": float(np.median(dices))}
-    for prefix, err in (("hc", hc_err), ("bpd", bpd_err), ("ofd", ofd_err)):
+    for prefix, err in (("hc", hc_err), ("bpd", bpd_err), ("ofd", ofd_err), ("hc_flag_ok", hc_err_ok)):
         out.update(_stats(prefix, err))
+    out["flag_ok_frac"] = len(hc_err_ok) / max(len(records), 1)
     out["no_answer_reasons"] = reasons  # type: ignore[assignment]
     return out
 
@@ -97,10 +100,11 @@ def format_table(name: str, m: dict[str, float]) -> str:
     rows = [("images / subjects", f"{m['n_images']} / {m['n_subjects']}"),
             ("no answer", f"{m['no_answer']} ({m['no_answer_frac']:.1%})"),
             ("Dice mean / median", f"{m['dice_mean']:.4f} / {m['dice_median']:.4f}")]
-    for q in ("hc", "bpd", "ofd"):
+    for q in ("hc", "bpd", "ofd", "hc_flag_ok"):
         if f"{q}_mae_mm" in m:
             rows.append((f"{q.upper()} abs err mean / median / p95 (mm)",
                          f"{m[f'{q}_mae_mm']:.2f} / {m[f'{q}_median_ae_mm']:.2f} / {m[f'{q}_p95_ae_mm']:.2f}"))
             rows.append((f"{q.upper()} bias (mm)", f"{m[f'{q}_bias_mm']:+.2f}"))
+    rows.append(("images flagged ok (quality >= 0.5)", f"{m['flag_ok_frac']:.1%}"))
     width = max(len(k) for k, _ in rows)
     return "\n".join([f"== {name} =="] + [f"{k:<{width}}  {v}" for k, v in rows])
