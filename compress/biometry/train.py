@@ -37,6 +37,8 @@ class TrainConfig:
     width_mult: float = 1.0
     teacher_base: int = 12
     teacher: Path | None = None      # teacher checkpoint for distillation (student only)
+    init: Path | None = None         # start from this checkpoint's weights (fine-tuning)
+    tag: str = ""                    # checkpoint name suffix: <role><tag>.pt
     temperature: float = 2.0
     alpha: float = 0.5
     seed: int = 0
@@ -80,6 +82,8 @@ def train(cfg: TrainConfig) -> dict:
     loader = DataLoader(train_ds, batch_size=cfg.batch, shuffle=True, drop_last=True)
     val_loader = DataLoader(val_ds, batch_size=16)
     model = build_teacher(cfg.teacher_base) if cfg.role == "teacher" else build_student(cfg.width_mult)
+    if cfg.init is not None:
+        model.load_state_dict(load_checkpoint(cfg.init).state_dict())
     teacher = load_checkpoint(cfg.teacher) if (cfg.role == "student" and cfg.teacher) else None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * len(loader), pct_start=0.1)
@@ -111,11 +115,11 @@ def train(cfg: TrainConfig) -> dict:
             best = vd
             torch.save({"state_dict": model.state_dict(), "role": cfg.role, "width_mult": cfg.width_mult,
                         "base": cfg.teacher_base, "epoch": epoch, "val_dice": vd, "spec": PREPROCESSING},
-                       cfg.out / f"{cfg.role}.pt")
+                       cfg.out / f"{cfg.role}{cfg.tag}.pt")
         if (time.time() - t0) / 60 > cfg.max_minutes:
             log.warning("wall budget of %.0f min spent after epoch %d; stopping", cfg.max_minutes, epoch)
             break
     summary = {"config": {k: str(v) for k, v in asdict(cfg).items()}, "params": count_params(model),
                "best_val_dice": best, "history": history}
-    (cfg.out / f"{cfg.role}_summary.json").write_text(json.dumps(summary, indent=1))
+    (cfg.out / f"{cfg.role}{cfg.tag}_summary.json").write_text(json.dumps(summary, indent=1))
     return summary

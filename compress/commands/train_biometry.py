@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-distill", action="store_true", help="train the student on labels only")
     p.add_argument("--max-minutes", type=float, default=25.0, help="wall budget per network")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--init", type=Path, default=None, help="start the student from this checkpoint (fine-tune)")
+    p.add_argument("--tag", default="", help="checkpoint name suffix, e.g. _ft -> student_ft.pt")
     p.set_defaults(func=run)
 
 
@@ -41,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
         teacher = None if args.no_distill else args.out / "teacher.pt"
         if teacher is not None and not teacher.is_file():
             raise ConfigError(f"teacher checkpoint {teacher} not found; train it first or pass --no-distill")
-        s = train(TrainConfig(role="student", epochs=args.epochs, teacher=teacher, **common))
+        if args.init is not None and not args.init.is_file():
+            raise ConfigError(f"--init checkpoint {args.init} not found")
+        s = train(TrainConfig(role="student", epochs=args.epochs, teacher=teacher, init=args.init, tag=args.tag,
+                              **common))
         print(json.dumps({"role": "student", "best_val_dice": s["best_val_dice"], "params": s["params"]}))
     return 0
