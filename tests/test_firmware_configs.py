@@ -33,7 +33,9 @@ def test_config_loads_and_is_consistent(name: str) -> None:
         assert be.name == "tensorrt" and dev.power_mode is not None
         assert cfg.section("source").uri.startswith("v4l2://")
     if name == "jetson-nano":
-        assert dev.fp16_only and be.precision == "fp16"
+        assert dev.fp16_only and be.precision == "fp16" and cfg.section("engines").precision == "fp16"
+    if be.name == "tensorrt":  # engines land in the Docker volume (Dockerfile.jetson)
+        assert cfg.section("engines").cache_dir.startswith("/var/lib/fetal-edge/")
 
 
 @pytest.mark.parametrize("text, message", [

@@ -8,13 +8,15 @@ hc/bpd/ofd Measurement`. Both load their model once (checksum verified) and warm
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 
 from edge.biometry.measure import measure_head, no_measurement
-from edge.biometry.segment import HeadSegmenter
+from edge.biometry.segment import HeadSegmenter, logit_offset
+from edge.errors import ModelError
 from edge.manifest import ModelRef
-from edge.models import load_model
+from edge.models import LoadedModel, load_model
 from edge.planes.classifier import PlaneClassifier, PlanePrediction
 from edge.planes.smoothing import PlaneSmoother, StablePlane
 from edge.planes.taxonomy import BRAIN
@@ -30,8 +32,9 @@ SPACING_UNKNOWN = ("pixel spacing unknown (no DICOM spacing, no probe preset, no
 
 
 class PlaneStage:
-    def __init__(self, settings: PipelineSettings, backend: BackendSettings) -> None:
-        model = load_model(settings.plane_model, backend=backend.name, **backend.options())
+    def __init__(self, settings: PipelineSettings, backend: BackendSettings,
+                 options: dict[str, Any] | None = None) -> None:
+        model = load_model(settings.plane_model, backend=backend.name, **(options or backend.options()))
         model.backend.warmup(backend.warmup)
         self.classifier = PlaneClassifier(model)
         self.smoother = PlaneSmoother(alpha=2.0 / (settings.smoothing_window + 1),
@@ -50,9 +53,22 @@ def is_head_candidate(pred: PlanePrediction, stable: StablePlane) -> bool:
             and pred.brain_plane in HEAD_SUBPLANES and stable.brain_plane in HEAD_SUBPLANES)
 
 
+class _Segmenter(HeadSegmenter):
+    """HeadSegmenter over a model loaded with any backend options (TensorRT needs its `engines` settings)."""
+
+    def __init__(self, model: LoadedModel) -> None:  # same checks as HeadSegmenter, on a given model
+        self.model = model
+        if model.manifest.output_kind != "segmentation_logits":
+            raise ModelError(f"model {model.manifest.name!r} outputs {model.manifest.output_kind!r}; head "
+                             "biometry needs 'segmentation_logits' (e.g. the shipped 'head-seg')")
+        self.offset = logit_offset(model.manifest.raw)
+
+
 class HeadStage:
-    def __init__(self, settings: PipelineSettings, backend: BackendSettings) -> None:
-        self.segmenter = HeadSegmenter(settings.head_model, backend=backend.name, threads=backend.threads)
+    def __init__(self, settings: PipelineSettings, backend: BackendSettings,
+                 options: dict[str, Any] | None = None) -> None:
+        self.segmenter = _Segmenter(load_model(settings.head_model, backend=backend.name,
+                                               **(options or backend.options())))
         self.segmenter.model.backend.warmup(backend.warmup)
         self.ref: ModelRef = self.segmenter.ref
         log.info("head model %s %s on %s", self.ref.name, self.ref.version,

@@ -28,14 +28,19 @@ def check_cross_sections(cfg: Config) -> None:
     if dev.fp16_only and be.precision == "int8":
         raise ConfigError(f"backend.precision = 'int8' conflicts with device.fp16_only = true "
                           f"({dev.device_class} has no INT8 tensor cores); use precision fp16 or fp32")
+    engines = cfg.section("engines")
+    if dev.fp16_only and be.name == "tensorrt" and engines.precision == "int8":
+        raise ConfigError(f"engines.precision = 'int8' conflicts with device.fp16_only = true "
+                          f"({dev.device_class}); use engines.precision fp16 or auto")
     if be.name == "tensorrt" and dev.device_class == "cpu-laptop":
         raise ConfigError("backend.name = 'tensorrt' conflicts with device.class = 'cpu-laptop': TensorRT needs an "
                           "NVIDIA GPU; use backend.name onnxruntime")
 
 
 def model_names(p: PipelineSettings, be: BackendSettings) -> PipelineSettings:
-    """INT8 bundles ship beside the FP32 ones as `<name>-int8` (a directory path is used as given)."""
-    if be.precision != "int8":
+    """With onnxruntime, INT8 bundles ship beside the FP32 ones as `<name>-int8` (a directory path is used as
+    given). TensorRT picks its precision per bundle from the `engines` section instead."""
+    if be.precision != "int8" or be.name != "onnxruntime":
         return p
     def int8(name: str) -> str:
         return name if Path(name).is_dir() else f"{name}-int8"
@@ -47,6 +52,7 @@ def build_runner(cfg: Config, store: object | None, user_spacing_mm: float | Non
     check_cross_sections(cfg)
     be = cfg.section("backend")
     p = model_names(cfg.section("pipeline"), be)
-    planes, head = PlaneStage(p, be), HeadStage(p, be)
+    options = {"engines": cfg.section("engines")} if be.name == "tensorrt" else be.options()
+    planes, head = PlaneStage(p, be, options), HeadStage(p, be, options)
     recorder = Recorder(record) if record else None
     return ExamRunner(cfg, planes, head, store, user_spacing_mm, recorder, given_mm)
