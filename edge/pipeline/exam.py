@@ -70,9 +70,10 @@ def fetal_weight(method: str, lengths: dict[str, Measurement]) -> Measurement:
     need = method_inputs(method)
     missing = [n for n in need if lengths.get(n) is None or lengths[n].value is None]
     if missing:
-        return no_measurement("efw", "g", f"EFW out of reach: {method} needs {', '.join(m.upper() for m in missing)}"
-                              f", which this device cannot measure ({'; '.join(NO_MODEL_REASON.get(m, 'not measured') for m in missing)})",
-                              method)
+        names = " and ".join(m.upper() for m in missing)
+        return no_measurement("efw", "g", f"EFW out of reach: {method} needs {names}, which were not measured "
+                              f"(this device has no abdomen or femur measurement model: no such masks exist to "
+                              f"train one); give {names} by hand to get an EFW", method)
     quality = min(lengths[n].quality for n in need)
     return _clinical().estimate_efw(method, quality=quality, **{n: float(lengths[n].value) for n in need})
 
