@@ -27,11 +27,21 @@ sys.path.insert(0, str(REPO))
 from edge.models import MODELS_DIR  # noqa: E402
 
 
+def int8_bundle(name: str, task_dir: str) -> str | None:
+    """The INT8 bundle of a model: shipped as edge/models/<name>-int8, else the compression output under runs/."""
+    for d in (MODELS_DIR / f"{name}-int8", REPO / "runs" / "compress" / task_dir / "bundle"):
+        if (d / "manifest.json").is_file():
+            return str(d)
+    return None
+
+
 def bundles() -> list[tuple[str, str, str]]:
-    """(label, plane model, head model) for FP32 and, when shipped, INT8."""
+    """(label, plane model, head model) for FP32 and, where an INT8 bundle exists, INT8 (FP32 for the other)."""
     out = [("fp32", "plane-cls", "head-seg")]
-    if (MODELS_DIR / "plane-cls-int8").is_dir() and (MODELS_DIR / "head-seg-int8").is_dir():
-        out.append(("int8", "plane-cls-int8", "head-seg-int8"))
+    plane8, head8 = int8_bundle("plane-cls", "planes"), int8_bundle("head-seg", "biometry")
+    if plane8 or head8:
+        label = "int8" if plane8 and head8 else ("int8 planes" if plane8 else "int8 head")
+        out.append((label, plane8 or "plane-cls", head8 or "head-seg"))
     return out
 
 
@@ -140,16 +150,16 @@ def main() -> None:
         sys.exit(1)
     print(f"\nfetal-edge runtime, {rows[0]['input']}, {rows[0]['frames']} frames, onnxruntime CPU, "
           f"{args.threads} intra-op thread(s) per model, capture in its own thread")
-    print(f"{'bundle':7s} {'fps':>6s} {'roi ms':>7s} {'planes ms':>9s} {'biom ms/run':>11s} {'runs':>5s} "
+    print(f"{'bundle':11s} {'fps':>6s} {'roi ms':>7s} {'planes ms':>9s} {'biom ms/run':>11s} {'runs':>5s} "
           f"{'peak RSS MB':>11s} {'HC mm':>7s}")
     for r in rows:
-        print(f"{r['bundle']:7s} {r['fps']:6.1f} {r['roi_ms']:7.2f} {r['planes_ms']:9.2f} "
+        print(f"{r['bundle']:11s} {r['fps']:6.1f} {r['roi_ms']:7.2f} {r['planes_ms']:9.2f} "
               f"{r['biometry_ms_per_run']:11.1f} {r['biometry_runs']:5d} {r['peak_rss_mb']:11.0f} "
               f"{r['hc_mm'] if r['hc_mm'] is not None else '-':>7}")
     print("\nstages alone (median ms per frame): " + "; ".join(
         f"{r['bundle']}: " + ", ".join(f"{k} {v:.2f}" for k, v in r["alone_ms"].items()) for r in rows))
     if len(rows) == 2:
-        print(f"int8 / fp32 fps ratio: {rows[1]['fps'] / rows[0]['fps']:.2f}")
+        print(f"{rows[1]['bundle']} / fp32 fps ratio: {rows[1]['fps'] / rows[0]['fps']:.2f}")
 
 
 if __name__ == "__main__":
