@@ -130,3 +130,16 @@ def test_doctor_verifies_bundles_and_reports_an_altered_one(config: Path, tmp_pa
     proc = edge("doctor", "--models", str(models), "--config", str(config))
     assert proc.returncode == 1
     assert "model    head: PROBLEM" in proc.stdout and "altered or corrupt" in proc.stdout
+
+
+@pytest.mark.skipif(not all((REPO / "edge" / "models" / m / "manifest.json").is_file() for m in ("plane-cls", "head-seg")),
+                    reason="shipped models plane-cls and head-seg are not in edge/models yet")
+def test_demo_runs_on_the_synthetic_sweep_and_says_where_its_output_went(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    proc = edge("demo", "--out", str(out), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f"output: {out.resolve()}/exam.json" in proc.stdout
+    exam = json.loads((out / "exam.json").read_text(encoding="utf-8"))
+    assert exam["frames"] == 360 and exam["status"] == "complete"
+    assert (out / "overlay.mp4").stat().st_size > 0
+    assert stored(out / "results.sqlite", exam["result_id"]) == exam
