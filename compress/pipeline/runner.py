@@ -51,6 +51,7 @@ def run_stages(cfg: PipelineConfig, data_dir: Path, names: Sequence[str] = ORDER
     for name in names:
         if name == "prune" and not cfg.prune.enabled:
             continue
+        ctx.work.invalidate(ORDER[ORDER.index(name):])
         outcome = stage(name)(ctx)
         ctx.work.record(outcome)
         outcomes.append(outcome)

@@ -71,6 +71,14 @@ class WorkDir:
         state["outcomes"][outcome.stage] = outcome.to_dict()
         self._write(state)
 
+    def invalidate(self, stages: tuple[str, ...]) -> None:
+        """Forget the outcomes of `stages` (a stage being rerun and every stage after it), so that a report
+        never mixes this run's numbers with an older run's."""
+        state = self.state()
+        for stage in stages:
+            state["outcomes"].pop(stage, None)
+        self._write(state)
+
     def remember(self, key: str, value: Any) -> None:
         state = self.state()
         state["values"][key] = value
