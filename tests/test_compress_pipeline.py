@@ -133,3 +133,14 @@ def test_stage_alone_needs_its_input(tmp_path: Path, data_dir: Path, toy: ToyTas
 
     with pytest.raises(ConfigError, match="fetal-compress export"):
         run_stages(smoke_cfg(tmp_path), data_dir, ("quantize",), progress=False, task=toy)
+
+
+def test_rerunning_a_stage_forgets_later_outcomes(tmp_path: Path, smoke_run, data_dir: Path, toy: ToyTask) -> None:
+    import shutil
+
+    cfg, _ = smoke_run
+    work = tmp_path / "work"
+    shutil.copytree(cfg.work_dir, work)
+    run_stages(replace(cfg, work_dir=work), data_dir, ("export",), progress=False, write=False, task=toy)
+    outcomes = json.loads((work / "state.json").read_text())["outcomes"]
+    assert set(outcomes) == {"distill", "prune", "export"}, "the old quantize outcome must not survive"
