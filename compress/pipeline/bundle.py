@@ -74,7 +74,9 @@ def model_card(cfg: PipelineConfig, task: TaskAdapter, report_md: str) -> str:
             "pruning (torch-pruning) with distillation fine-tuning, ONNX export (opset 17), INT8 post-training "
             "quantisation to an explicit QDQ graph (symmetric, int8 zero points, per-channel weights) calibrated "
             "on real training frames. Every stage passed its accuracy budget.\n\n"
-            f"{report_md}\nmodel.onnx is INT8; model_fp32.onnx is the FP32 graph for FP16 TensorRT engines on "
+            f"{report_md}\nManifest metrics: top level = the shipped INT8 model (on `metrics.eval_split` when "
+            "given, else the gate's validation split); `<stage>.<metric>` = after each stage, on the validation "
+            "split the gate used.\n\nmodel.onnx is INT8; model_fp32.onnx is the FP32 graph for FP16 TensorRT engines on "
             "devices without INT8 (Jetson Nano).\n")
 
 
@@ -106,7 +108,9 @@ def write_bundle(cfg: PipelineConfig, task: TaskAdapter, work: WorkDir) -> Path:
         files = {p.name: file_entry(p) for p in sorted(tmp.iterdir())}
         from compress.stages.common import ort_predict
 
-        manifest = {**manifest_dict(cfg, task, state, files), **task.manifest_extra(ort_predict(tmp / MODEL_FILE))}
+        int8_predict = ort_predict(tmp / MODEL_FILE)
+        manifest = {**manifest_dict(cfg, task, state, files), **task.manifest_extra(int8_predict)}
+        manifest["metrics"].update(task.final_metrics(int8_predict))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         load_manifest(tmp, verify=True)  # the runtime must be able to read what we wrote
         old = out.parent / f".{out.name}.old"

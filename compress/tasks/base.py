@@ -84,6 +84,10 @@ class TaskAdapter(ABC):
 
         return self.evaluate(torch_predict(teacher))
 
+    def final_metrics(self, predict: PredictFn) -> dict[str, Any]:
+        """Metrics of the shipped (INT8) model for the manifest, e.g. on a test split the gate never saw."""
+        return {}
+
     def manifest_extra(self, predict: PredictFn) -> dict[str, Any]:
         """Task-specific manifest keys for the final (INT8) model, e.g. the planes runtime's calibration."""
         return {}

@@ -46,7 +46,8 @@ class BiometryTask(TaskAdapter):
         self.info = TaskInfo("biometry", "head-seg", "hc_mae_mm", False, (1, 1, self.spec.height, self.spec.width),
                              "segmentation_logits", ("head",), PREPROCESSING,
                              f"HC18 training subjects ({len(self.train_ds)} images)",
-                             f"compress.data.hc18 subject hash split; gate on '{self.opts['eval_split']}'")
+                             f"compress.data.hc18 subject hash split; stages gated on '{self.opts['eval_split']}' "
+                             "subjects; final metrics on 'test' subjects")
 
     def build_teacher(self) -> torch.nn.Module:
         from compress.nets.segnet import build_teacher
@@ -66,6 +67,17 @@ class BiometryTask(TaskAdapter):
             return None
         post = json.loads(src.read_text(encoding="utf-8")).get("postprocessing")
         return {**post, "source": f"inherited from the shipped head-seg ({src.name})"} if isinstance(post, dict) else None
+
+    def final_metrics(self, predict: PredictFn) -> dict[str, Any]:
+        """The INT8 model on the held-out test subjects (never used by the gate or for training)."""
+        if self.opts["eval_split"] == "test":
+            return {}
+        split, self.opts["eval_split"] = self.opts["eval_split"], "test"
+        try:
+            m = self.evaluate(predict)
+        finally:
+            self.opts["eval_split"] = split
+        return {"eval_split": "test", **{k: v for k, v in m.items() if not k.startswith(("teacher.", "distill."))}}
 
     def manifest_extra(self, predict: PredictFn) -> dict[str, Any]:
         return {"postprocessing": self.postprocessing} if self.postprocessing else {}
