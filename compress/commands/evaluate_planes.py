@@ -38,8 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hc18-images", type=int, default=80)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--cv-epochs", type=int, default=12, help="student epochs of the CV runs (as in train-planes)")
-    p.add_argument("--loco-epochs", type=int, default=0,
+    p.add_argument("--loco-epochs", type=int, default=12,
                    help="student epochs of the LOCO runs (0: teacher and SonoNet only, to save CPU)")
+    p.add_argument("--loco-max-minutes", type=float, default=3.5, help="time budget of each LOCO student")
     p.set_defaults(func=run)
 
 
@@ -74,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
         za, ra = subset(z, cv_recs, [r.dataset == "african" for r in cv_recs])
         rows[f"CV{args.folds} African {m}"] = report.setdefault("cv_african", {})[m] = model_metrics(za, ra, temps[m])
     # 2. leave-one-country-out (African cohort)
-    loco = loco_predictions(data, out, DistillConfig(epochs=args.loco_epochs) if args.loco_epochs > 0 else None)
+    loco = loco_predictions(data, out, DistillConfig(epochs=args.loco_epochs, max_minutes=args.loco_max_minutes)
+                            if args.loco_epochs > 0 else None)
     lrecs = [recs[i] for i in loco.record]
     for m, z in loco.logits.items():
         rows[f"LOCO African {m}"] = report.setdefault("loco", {})[m] = model_metrics(z, lrecs, temps[m], thr)

@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="unknown threshold: lowest confidence whose answered frames reach this accuracy (CV)")
     p.add_argument("--max-minutes", type=float, default=38.0,
                    help="CPU time budget of the shipped student (the LR schedule anneals within it)")
+    p.add_argument("--continue-minutes", type=float, default=20.0,
+                   help="then a second cycle (peak LR / 3) of this many minutes from the shipped student (0: none)")
     p.add_argument("--cv-max-minutes", type=float, default=7.5, help="time budget of each CV fold's student")
     p.set_defaults(func=run)
 
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     # 1. records and the view / feature cache
     data = prepare(require_data_dir(args.data), out, args.n_aug, args.hc18_images)
     # 2. final teacher head and distilled student on every development view
-    _, student = final_models(data, out, cfg)
+    _, student = final_models(data, out, cfg, continue_minutes=args.continue_minutes)
     # 3. CV -> temperature and unknown threshold (validation data only)
     cv = cv_predictions(data, out, args.folds, cv_cfg)
     cv_recs = [data.records[i] for i in cv.record]
@@ -69,9 +71,12 @@ def run(args: argparse.Namespace) -> int:
     provenance = {"training_data": "planes/labels.csv (FETAL_PLANES_DB subset + African cohort) development "
                                    f"patients + {args.hc18_images} HC18 train-split heads",
                   "split": "patient-hash held-out 20% per dataset/country (compress.data.planes)",
-                  "source_checkpoint": str(out / f"student_e{args.epochs}.pt"), "teacher": "SonoNet-16 (frozen) + MLP head",
-                  "distillation": f"T={cfg.temperature}, alpha={cfg.alpha}, epochs={cfg.epochs}",
-                  "calibration": f"temperature and threshold from {args.folds}-fold CV, students of <= {args.cv_epochs} epochs / {args.cv_max_minutes} min"}
+                  "source_checkpoint": str(out / f"student_e{args.epochs}_c{args.continue_minutes:g}.pt"), "teacher": "SonoNet-16 (frozen) + MLP head",
+                  "distillation": f"T={cfg.temperature}, alpha={cfg.alpha}, <= {cfg.epochs} epochs "
+                                  f"within {cfg.max_minutes} min (time-annealed LR), then "
+                                  f"{args.continue_minutes} min at peak LR / 3",
+                  "calibration": f"temperature and threshold from {args.folds}-fold CV out-of-fold logits, "
+                                 f"students of <= {args.cv_epochs} epochs / {args.cv_max_minutes} min"}
     manifest = ship_student(student, Path(args.ship), temperature, threshold, provenance, {})
     summary = {"temperature": temperature, "unknown_threshold": threshold, "manifest": str(manifest)}
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")

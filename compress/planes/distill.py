@@ -61,11 +61,12 @@ def jitter(u8: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.ndarray, plane_idx: np.ndarray,
-                  cfg: DistillConfig = DistillConfig()) -> PlaneStudent:
-    """images (V,H,W) uint8, teacher_logits (V,8), targets (V,) with -1 = brain sub-plane unknown."""
+                  cfg: DistillConfig = DistillConfig(), init: PlaneStudent | None = None) -> PlaneStudent:
+    """images (V,H,W) uint8, teacher_logits (V,8), targets (V,) with -1 = brain sub-plane unknown.
+    `init`: continue training this model (a second warm-restart cycle) instead of a fresh one."""
     torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    model = build_student(cfg.width_mult)
+    gen = torch.Generator().manual_seed(cfg.seed + (1 if init is not None else 0))
+    model = init if init is not None else build_student(cfg.width_mult)
     x_all = torch.from_numpy(images)
     t_all = torch.from_numpy(teacher_logits.astype(np.float32))
     y_all = torch.from_numpy(targets.astype(np.int64))

@@ -91,9 +91,11 @@ def calibrate(logits8: np.ndarray, records: list[PlaneRecord], target_accuracy: 
     return t, choose_threshold(to_planes(softmax(logits8, t)), y, target_accuracy)
 
 
-def final_models(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = True) -> tuple[TeacherHead, PlaneStudent]:
+def final_models(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = True,
+                 continue_minutes: float = 0.0) -> tuple[TeacherHead, PlaneStudent]:
     """Teacher head and student trained on every development view (held-out patients never seen).
-    The student checkpoint is reused when one of the same schedule exists (out/student_e<epochs>.pt)."""
+    The student checkpoint is reused when one of the same schedule exists (out/student_e<epochs>.pt).
+    continue_minutes > 0: a second cycle (peak LR / 3) from that checkpoint -> student_e<epochs>_c<min>.pt."""
     torch.set_num_threads(1)
     targets, planes = view_labels(data.records, data.cache)
     dev_views = np.isin(data.cache.record, data.dev)
@@ -104,8 +106,33 @@ def final_models(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = T
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         student = build_student(float(ckpt["width_mult"]))
         student.load_state_dict(ckpt["state_dict"])
+    else:
+        student = _fresh_student(data, cfg, head, path)
+    if continue_minutes <= 0:
         return head, student.eval()
+    return head, _continue(data, out, cfg, head, student, continue_minutes, reuse)
+
+
+def _fresh_student(data: PlaneData, cfg: DistillConfig, head: TeacherHead, path: Path) -> PlaneStudent:
+    targets, planes = view_labels(data.records, data.cache)
+    dev_views = np.isin(data.cache.record, data.dev)
     teacher_logits = head_logits(head, data.cache.feats[dev_views])
     student = train_student(data.cache.images[dev_views], teacher_logits, targets[dev_views], planes[dev_views], cfg)
     torch.save({"state_dict": student.state_dict(), "width_mult": cfg.width_mult, "epochs": cfg.epochs}, path)
-    return head, student
+    return student
+
+
+def _continue(data: PlaneData, out: Path, cfg: DistillConfig, head: TeacherHead, student: PlaneStudent,
+              minutes: float, reuse: bool) -> PlaneStudent:
+    path = out / f"student_e{cfg.epochs}_c{minutes:g}.pt"
+    if reuse and path.is_file():
+        student.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
+        return student.eval()
+    targets, planes = view_labels(data.records, data.cache)
+    dev_views = np.isin(data.cache.record, data.dev)
+    more = DistillConfig(epochs=cfg.epochs, lr=cfg.lr / 3, max_minutes=minutes, width_mult=cfg.width_mult,
+                         temperature=cfg.temperature, alpha=cfg.alpha, seed=cfg.seed)
+    student = train_student(data.cache.images[dev_views], head_logits(head, data.cache.feats[dev_views]),
+                            targets[dev_views], planes[dev_views], more, init=student.train())
+    torch.save({"state_dict": student.state_dict(), "width_mult": cfg.width_mult, "continued_minutes": minutes}, path)
+    return student
