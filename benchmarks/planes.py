@@ -94,7 +94,8 @@ def main() -> None:
     print(f"{'model':22s} {'input':>8s} {'params':>9s} {'MMAC':>8s} {'MB':>6s} {'med ms':>7s} {'p95 ms':>7s} "
           f"{'acc':>6s} {'mF1':>6s}")
     for r in rows:
-        print(f"{r[0]:22s} {r[1]:>8s} {r[2]:9d} {r[3]:8.1f} {r[4]:6.2f} {r[5]:7.3f} {r[6]:7.3f} {r[7]:6.3f} {r[8]:6.3f}")
+        print(f"{r[0]:22s} {r[1]:>8s} {r[2]:9d} {r[3]:8.1f} {r[4]:6.2f} {r[5]:7.3f} {r[6]:7.3f} "
+              f"{r[7]:6.3f} {r[8]:6.3f}")
     print(f"speed-up student vs SonoNet-16 (median): {rows[1][5] / rows[0][5]:.1f}x")
 
 

@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     for m, z in held.items():
         rows[f"held-out all {m}"] = report.setdefault("heldout", {})[m] = model_metrics(z, held_recs, t_of[m], thr)
         za, ra = subset(z, held_recs, [r.dataset == "african" for r in held_recs])
-        rows[f"held-out African {m}"] = report.setdefault("heldout_african", {})[m] = model_metrics(za, ra, t_of[m], thr)
+        ha = report.setdefault("heldout_african", {})
+        rows[f"held-out African {m}"] = ha[m] = model_metrics(za, ra, t_of[m], thr)
     table = format_table(rows, f"plane classification (student T={t_student:.2f}, unknown threshold {thr:.2f}; "
                                "recall per plane; ECE raw / after temperature)")
     print(table)

@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     provenance = {"training_data": "planes/labels.csv (FETAL_PLANES_DB subset + African cohort) development "
                                    f"patients + {args.hc18_images} HC18 train-split heads",
                   "split": "patient-hash held-out 20% per dataset/country (compress.data.planes)",
-                  "source_checkpoint": str(out / f"student_e{args.epochs}_c{args.continue_minutes:g}.pt"), "teacher": "SonoNet-16 (frozen) + MLP head",
+                  "source_checkpoint": str(out / f"student_e{args.epochs}_c{args.continue_minutes:g}.pt"),
+                  "teacher": "SonoNet-16 (frozen) + MLP head",
                   "distillation": f"T={cfg.temperature}, alpha={cfg.alpha}, <= {cfg.epochs} epochs "
                                   f"within {cfg.max_minutes} min (time-annealed LR), then "
                                   f"{args.continue_minutes} min at peak LR / 3",

@@ -81,7 +81,8 @@ def load_sononet16(npz_path: str | Path) -> SonoNet16:
         w, beta, gamma, mean, inv_std = arrays[5 * i:5 * i + 5]
         conv, bn = seq[0], seq[1]
         if tuple(w.shape) != tuple(conv.weight.shape):
-            raise ModelError(f"{npz_path} array {5 * i} has shape {w.shape}, layer {i} needs {tuple(conv.weight.shape)}")
+            raise ModelError(f"{npz_path} array {5 * i} has shape {w.shape}, "
+                             f"layer {i} needs {tuple(conv.weight.shape)}")
         with torch.no_grad():
             conv.weight.copy_(torch.from_numpy(w.astype(np.float32)))
             bn.weight.copy_(torch.from_numpy(gamma.astype(np.float32)))
