@@ -17,8 +17,8 @@ from edge.biometry.segment import HeadSegmenter, logit_offset
 from edge.errors import ModelError
 from edge.manifest import ModelRef
 from edge.models import LoadedModel, load_model
-from edge.planes.classifier import PlaneClassifier, PlanePrediction
-from edge.planes.smoothing import PlaneSmoother, StablePlane
+from edge.planes.classifier import SUBPLANE_MIN_SHARE, PlaneClassifier, PlanePrediction
+from edge.planes.smoothing import NO_PLANE, PlaneSmoother, StablePlane
 from edge.planes.taxonomy import BRAIN
 from edge.results import Measurement
 from edge.settings.backend import BackendSettings
@@ -47,10 +47,24 @@ class PlaneStage:
         return pred, self.smoother.update(pred)
 
 
-def is_head_candidate(pred: PlanePrediction, stable: StablePlane) -> bool:
-    """A stable brain plane that is not explicitly trans-ventricular / trans-cerebellar, this frame agreeing."""
-    return (stable.plane == HEAD_PLANE and pred.plane == HEAD_PLANE
-            and pred.brain_plane in HEAD_SUBPLANES and stable.brain_plane in HEAD_SUBPLANES)
+def head_score(pred: PlanePrediction, stable: StablePlane, min_prob: float) -> float | None:
+    """How good a frame is for head biometry, or None if it is not a candidate.
+
+    A candidate's most probable plane is the fetal brain, at >= `min_prob` even when that is below the
+    classifier's threshold for *showing* a plane (the head model's own quality gate decides whether it
+    measures); its brain sub-plane is not clearly trans-ventricular or trans-cerebellar; and the
+    sonographer is not stably on another standard plane. Score = the brain probability.
+    """
+    if not pred.probs or stable.plane not in (HEAD_PLANE, NO_PLANE):
+        return None
+    brain = pred.probs.get(HEAD_PLANE, 0.0)
+    if brain < min_prob or max(pred.probs, key=pred.probs.get) != HEAD_PLANE:
+        return None
+    if pred.brain_probs:
+        sub = max(pred.brain_probs, key=pred.brain_probs.get)
+        if sub not in HEAD_SUBPLANES and pred.brain_probs[sub] >= SUBPLANE_MIN_SHARE * max(brain, 1e-9):
+            return None
+    return brain
 
 
 class _Segmenter(HeadSegmenter):

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from edge.config import SECTIONS, check_keys, typed
 
 _KEYS = {"plane_model", "head_model", "queue_size", "smoothing_window", "min_confidence", "top_k",
-         "biometry_interval_s", "ga_method", "efw_method", "status_interval_s", "max_frames"}
+         "biometry_interval_s", "head_min_prob", "ga_method", "efw_method", "status_interval_s", "max_frames"}
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class PipelineSettings:
     smoothing_window: int = 8          # frames of plane probabilities averaged
     min_confidence: float = 0.6        # smoothed confidence for a frame to count as a plane candidate
     top_k: int = 5                     # best frames kept per plane; biometry = median over them
+    head_min_prob: float = 0.4         # brain probability (the top plane) for a frame to be measured
     biometry_interval_s: float = 0.25  # at most one live biometry run per interval (rest at the end)
     ga_method: str = "hadlock1984_hc"
     efw_method: str = "hadlock1985_hc_ac_fl"
@@ -37,6 +38,7 @@ def parse(d: Mapping[str, Any]) -> PipelineSettings:
         smoothing_window=typed(d, p, "smoothing_window", int, 8, lo=1, hi=1000),
         min_confidence=typed(d, p, "min_confidence", float, 0.6, lo=0.0, hi=1.0),
         top_k=typed(d, p, "top_k", int, 5, lo=1, hi=100),
+        head_min_prob=typed(d, p, "head_min_prob", float, 0.4, lo=0.0, hi=1.0),
         biometry_interval_s=typed(d, p, "biometry_interval_s", float, 0.25, lo=0.0, hi=60.0),
         ga_method=typed(d, p, "ga_method", str, "hadlock1984_hc"),
         efw_method=typed(d, p, "efw_method", str, "hadlock1985_hc_ac_fl"),

@@ -14,7 +14,7 @@ _KEYS = {"roi", "roi_every", "roi_threshold", "frame_check", "probe_preset", "pr
 
 @dataclass(frozen=True)
 class PreprocessSettings:
-    roi: bool = True                  # find the sector and blank what is outside it (burnt-in text, UI)
+    roi: bool = True                  # blank outside the sector (burnt-in text, UI) in all that leaves the device
     roi_every: int = 30               # re-detect the sector every N frames (and on a size change)
     roi_threshold: int = 12           # gray level above which a pixel can belong to the sector
     frame_check: bool = True          # skip blank / saturated / colour-Doppler frames for biometry
