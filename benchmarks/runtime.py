@@ -69,7 +69,10 @@ def synthetic_sweep(n: int) -> list[tuple[np.ndarray, float | None]]:
     return [(f.image, f.pixel_spacing_mm) for f in iter(lambda: src.read(1.0), None)]
 
 
-def one(label: str, plane: str, head: str, frames: int, threads: int, data: str | None) -> dict:
+MODES = {"default": {}, "every-cand": {"biometry_interval_s": 0.0, "top_k": 100}}
+
+
+def one(label: str, plane: str, head: str, frames: int, threads: int, data: str | None, mode: str) -> dict:
     from edge.config import parse_config
     from edge.frame_check import check_frame
     from edge.pipeline.app import build_runner
@@ -93,7 +96,7 @@ def one(label: str, plane: str, head: str, frames: int, threads: int, data: str 
             self.i += 1
             return Frame(img, self.i - 1, self.i / 30.0, mm, self.uri)
 
-    cfg = parse_config({"pipeline": {"plane_model": plane, "head_model": head},
+    cfg = parse_config({"pipeline": {"plane_model": plane, "head_model": head, **MODES[mode]},
                         "backend": {"threads": threads}, "store": {"path": "/tmp/fetal_edge_bench.sqlite"}})
     from edge.store import ResultStore
 
@@ -119,8 +122,8 @@ def one(label: str, plane: str, head: str, frames: int, threads: int, data: str 
             fn(im)
             ts.append(1e3 * (time.perf_counter() - s))
         alone[name] = float(np.median(ts))
-    return {"bundle": label, "frames": n, "wall_s": wall, "fps": n / wall, **stage, "alone_ms": alone,
-            "hc_mm": out.exam.measurements["hc"].value, "peak_rss_mb": resource.getrusage(
+    return {"bundle": label, "mode": mode, "frames": n, "wall_s": wall, "fps": n / wall, **stage, "alone_ms": alone,
+            "peak_rss_mb": resource.getrusage(
                 resource.RUSAGE_SELF).ru_maxrss / 1024, "input": "real sweep" if data else "synthetic sweep"}
 
 
@@ -129,18 +132,19 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=600)
     ap.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads per model")
     ap.add_argument("--data", default=None, help="shared data dir (default: $FETAL_EDGE_DATA or ../shared/data)")
-    ap.add_argument("--one", nargs=3, metavar=("LABEL", "PLANE", "HEAD"), help=argparse.SUPPRESS)
+    ap.add_argument("--one", nargs=4, metavar=("LABEL", "PLANE", "HEAD", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(one(*args.one, args.frames, args.threads, args.data)))
+        label, plane, head, mode = args.one
+        print(json.dumps(one(label, plane, head, args.frames, args.threads, args.data, mode)))
         return
     from compress.paths import default_data_dir
 
     data = Path(args.data) if args.data else default_data_dir()
     data_arg = ["--data", str(data)] if (data / "hc18").is_dir() else []
     rows = []
-    for label, plane, head in bundles():
-        proc = subprocess.run([sys.executable, __file__, "--one", label, plane, head, "--frames", str(args.frames),
+    for (label, plane, head), mode in ((b, m) for b in bundles() for m in MODES):
+        proc = subprocess.run([sys.executable, __file__, "--one", label, plane, head, mode, "--frames", str(args.frames),
                                "--threads", str(args.threads), *data_arg], capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"{label}: failed:\n{proc.stderr[-2000:]}")
@@ -150,16 +154,20 @@ def main() -> None:
         sys.exit(1)
     print(f"\nfetal-edge runtime, {rows[0]['input']}, {rows[0]['frames']} frames, onnxruntime CPU, "
           f"{args.threads} intra-op thread(s) per model, capture in its own thread")
-    print(f"{'bundle':11s} {'fps':>6s} {'roi ms':>7s} {'planes ms':>9s} {'biom ms/run':>11s} {'runs':>5s} "
-          f"{'peak RSS MB':>11s} {'HC mm':>7s}")
+    print("mode default: biometry at most every 0.25 s on a new best frame (top 5), the rest at the end;\n"
+          "mode every-cand: biometry on every candidate (brain) frame as it arrives (worst case)")
+    print(f"{'bundle':11s} {'mode':10s} {'fps':>6s} {'planes ms/frame':>15s} {'biometry ms/run':>15s} {'runs':>5s} "
+          f"{'peak RSS MB':>11s}")
     for r in rows:
-        print(f"{r['bundle']:11s} {r['fps']:6.1f} {r['roi_ms']:7.2f} {r['planes_ms']:9.2f} "
-              f"{r['biometry_ms_per_run']:11.1f} {r['biometry_runs']:5d} {r['peak_rss_mb']:11.0f} "
-              f"{r['hc_mm'] if r['hc_mm'] is not None else '-':>7}")
+        print(f"{r['bundle']:11s} {r['mode']:10s} {r['fps']:6.1f} {r['planes_ms']:15.2f} "
+              f"{r['biometry_ms_per_run']:15.1f} {r['biometry_runs']:5d} {r['peak_rss_mb']:11.0f}")
     print("\nstages alone (median ms per frame): " + "; ".join(
-        f"{r['bundle']}: " + ", ".join(f"{k} {v:.2f}" for k, v in r["alone_ms"].items()) for r in rows))
-    if len(rows) == 2:
-        print(f"{rows[1]['bundle']} / fp32 fps ratio: {rows[1]['fps'] / rows[0]['fps']:.2f}")
+        f"{r['bundle']}: " + ", ".join(f"{k} {v:.2f}" for k, v in r["alone_ms"].items())
+        for r in rows if r["mode"] == "default"))
+    base = {r["mode"]: r["fps"] for r in rows if r["bundle"] == "fp32"}
+    for r in rows:
+        if r["bundle"] != "fp32" and r["mode"] in base:
+            print(f"{r['bundle']} / fp32 fps ratio ({r['mode']}): {r['fps'] / base[r['mode']]:.2f}")
 
 
 if __name__ == "__main__":
