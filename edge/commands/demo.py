@@ -49,6 +49,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"planes seen: {exam['planes_seen']}")
     for name, m in exam["measurements"].items():
         value = f"{m['value']} {m['unit']}" if m["value"] is not None else "-"
-        print(f"  {name.upper():4s} {value:>12s}  [{m['flag']}] {m['reason'] or ''}")
+        if m["unit"] == "d" and m["value"] is not None:  # GA: also in weeks + days, as clinicians read it
+            value += f" ({int(m['value'] // 7)}w{int(m['value'] % 7)}d)"
+        print(f"  {name.upper():4s} {value:>20s}  [{m['flag']}] {m['reason'] or ''}")
     print(f"output: {out.resolve()}/exam.json (the exam), results.sqlite (the store), overlay.mp4 (overlay video)")
     return 0
