@@ -6,7 +6,7 @@ biometry on candidate frames, exam built and stored in SQLite). Frames come from
 measures the device's work, not PNG decoding: a "sweep" of real frames when the shared data is there
 (FETAL_PLANES_DB / African non-head frames alternating with runs of HC18 heads with their pixel size),
 else the synthetic sweep. Then each stage is timed alone on the same frames. Run:
-    .venv/bin/python benchmarks/runtime.py [--frames 600] [--threads 1]
+    .venv/bin/python benchmarks/runtime.py [--frames 600] [--threads 1] [--accuracy]
 """
 
 from __future__ import annotations
@@ -127,11 +127,45 @@ def one(label: str, plane: str, head: str, frames: int, threads: int, data: str 
                 resource.RUSAGE_SELF).ru_maxrss / 1024, "input": "real sweep" if data else "synthetic sweep"}
 
 
+def accuracy(data: Path, roi_for_models: bool = False) -> str:
+    """HC through the whole runtime on the held-out HC18 test subjects: each image a 10-frame exam from a
+    folder source with its pixel size (as a probe held still), shipped FP32 models."""
+    import shutil
+    import tempfile
+
+    from compress.data.hc18 import load_split
+    from edge.config import parse_config
+    from edge.pipeline.app import build_runner
+    from edge.sources import open_source
+
+    records = load_split(data / "hc18", "test")
+    runner = build_runner(parse_config({}), None)
+    errors, missing = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for rec in records:
+            d = Path(tmp) / rec.name
+            d.mkdir()
+            shutil.copy(rec.image_path, d / rec.image_path.name)
+            (Path(tmp) / f"{rec.name}.csv").write_text(f"{rec.image_path.name},{rec.pixel_mm}\n", encoding="utf-8")
+            runner.planes.smoother.reset()
+            exam = runner.run(open_source(f"folder://{d}?loop=10&spacing_csv={tmp}/{rec.name}.csv")).exam
+            hc = exam.measurements["hc"].value
+            if hc is None:
+                missing += 1
+            else:
+                errors.append(abs(hc - rec.hc_mm))
+    e = np.array(errors)
+    return (f"held-out HC18 test subjects through the runtime: {len(records)} images, {len(e)} measured "
+            f"({len(e) / len(records):.0%}), HC abs error mean {e.mean():.2f} / median {np.median(e):.2f} / "
+            f"p95 {np.percentile(e, 95):.2f} mm; {missing} without an answer")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=600)
     ap.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads per model")
     ap.add_argument("--data", default=None, help="shared data dir (default: $FETAL_EDGE_DATA or ../shared/data)")
+    ap.add_argument("--accuracy", action="store_true", help="also HC error through the runtime on held-out HC18")
     ap.add_argument("--one", nargs=4, metavar=("LABEL", "PLANE", "HEAD", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -168,6 +202,8 @@ def main() -> None:
     for r in rows:
         if r["bundle"] != "fp32" and r["mode"] in base:
             print(f"{r['bundle']} / fp32 fps ratio ({r['mode']}): {r['fps'] / base[r['mode']]:.2f}")
+    if args.accuracy and data_arg:
+        print(accuracy(data))
 
 
 if __name__ == "__main__":
