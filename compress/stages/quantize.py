@@ -160,7 +160,15 @@ def run(ctx: StageContext) -> StageOutcome:
             candidates = sorted((e, n) for n, e in errs.items() if n not in excluded)
             if not candidates:
                 break
-            excluded.append(candidates[-1][1])
+            excluded = excluded + [candidates[-1][1]]
+    best = max(attempts, key=lambda a: a[info.metric] if info.higher_is_better else -a[info.metric])
+    if worse > cfg.budget and best["float_layers"] != excluded:  # greedy is not monotonic: keep the best try
+        excluded = list(best["float_layers"])
+        METHODS[cfg.method](fp32, dst, calib.frames, excluded)
+        rewritten = to_int8_zero_points(dst)
+        check_onnx(dst).raise_if_failed()
+        metrics = task.evaluate(ort_predict(dst))
+        worse = task.worse_by(reference, metrics[info.metric])
     probe = calib.frames[:4]
     err = compare_outputs(ort_predict(fp32)(probe), ort_predict(dst)(probe), "int8")
     ctx.work.remember("calibration", {"sha256": calib.sha256, "n_frames": int(len(calib.frames)),
