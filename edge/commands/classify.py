@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +67,17 @@ def run(args: argparse.Namespace) -> int:
     clf = PlaneClassifier(args.model, threads=args.threads)
     log.info("classify: model %s %s, threshold %.2f, temperature %.2f, %d files", clf.ref.name,
              clf.ref.version, clf.threshold, clf.temperature, len(files))
-    for path in files:
-        row = classify_file(clf, path)
-        if args.json:
-            print(json.dumps(row), flush=True)
-        else:
-            sub = f" / {row['brain_plane']}" if row["brain_plane"] else ""
-            why = f"  ({row['reason']})" if row["reason"] else ""
-            print(f"{row['file']}\t{row['plane']}{sub}\t{row['confidence']:.2f}{why}", flush=True)
+    try:
+        for path in files:
+            print(format_row(classify_file(clf, path), args.json), flush=True)
+    except BrokenPipeError:  # reader went away (e.g. `| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def format_row(row: dict[str, Any], as_json: bool) -> str:
+    if as_json:
+        return json.dumps(row)
+    sub = f" / {row['brain_plane']}" if row["brain_plane"] else ""
+    why = f"  ({row['reason']})" if row["reason"] else ""
+    return f"{row['file']}\t{row['plane']}{sub}\t{row['confidence']:.2f}{why}"
