@@ -13,6 +13,7 @@ from compress.data.planes import grouped_folds, load_records, split_dev_heldout
 from compress.planes.evaluate import choose_threshold, classification_metrics, ece, fit_temperature, softmax
 from compress.planes.losses import partial_label_nll
 from edge.errors import InputError
+from edge.imageio import read_gray
 from edge.planes.taxonomy import MODEL_CLASSES, PLANES, model_class_of, to_planes
 
 
@@ -96,3 +97,21 @@ def test_threshold_reaches_target_accuracy_on_validation() -> None:
     y = np.where(right, 0, 1)
     t = choose_threshold(probs, y, 0.99)
     assert 0.54 <= t <= 0.57
+
+
+def test_evaluate_entry_point_scores_a_perfect_and_a_constant_predictor(records: list) -> None:
+    from compress.planes.evaluate import evaluate
+
+    sizes = {}
+    for r in (r for r in records if r.heldout):  # identify frames by shape + mean (predict_fn sees pixels only)
+        g = read_gray(r.path)
+        sizes[(g.shape, float(g.mean()))] = r.plane_idx
+
+    def perfect(gray: np.ndarray) -> np.ndarray:
+        return np.eye(6)[sizes[(gray.shape, float(gray.mean()))]]
+
+    assert evaluate(perfect, "heldout", records)["macro_f1"] == 1.0
+    const = evaluate(lambda g: np.eye(6)[0], "heldout", records)
+    assert const["recall"]["Fetal brain"] == 1.0 and const["accuracy"] < 0.5
+    with pytest.raises(InputError):
+        evaluate(perfect, "test", records)

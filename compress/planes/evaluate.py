@@ -11,7 +11,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from compress.data.planes import PlaneRecord
+from compress.data.planes import PlaneRecord, split_dev_heldout
+from edge.errors import InputError
 from edge.imageio import read_gray
 from edge.planes.taxonomy import BRAIN_PLANES, MODEL_CLASSES, PLANES, to_planes
 
@@ -95,9 +96,17 @@ def choose_threshold(probs6: np.ndarray, y_true: np.ndarray, target_accuracy: fl
     return float(max_threshold)
 
 
-def evaluate(predict_fn: Callable[[np.ndarray], np.ndarray], indices: Sequence[int],
+def evaluate(predict_fn: Callable[[np.ndarray], np.ndarray], indices: Sequence[int] | str,
              records: Sequence[PlaneRecord]) -> dict:
-    """Run predict_fn(gray frame) -> probs on records[indices]; metrics over the six planes."""
+    """Run predict_fn(gray frame) -> probs on records[indices]; metrics over the six planes.
+
+    indices: record indices, or "heldout" / "dev" for the patient split of compress.data.planes.
+    """
+    if isinstance(indices, str):
+        dev, held = split_dev_heldout(list(records))
+        if indices not in ("heldout", "dev"):
+            raise InputError(f"split {indices!r} is not 'heldout' or 'dev' (or pass record indices)")
+        indices = held if indices == "heldout" else dev
     probs = np.stack([np.asarray(predict_fn(read_gray(records[i].path)), dtype=np.float64) for i in indices])
     y = np.array([records[i].plane_idx for i in indices])
     out = classification_metrics(y, as_planes(probs))
