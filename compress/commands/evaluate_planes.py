@@ -103,4 +103,19 @@ def run(args: argparse.Namespace) -> int:
     if args.card:
         bench = out / "bench.txt"
         write_card(Path(args.model), report, bundle.manifest.raw, bench.read_text() if bench.is_file() else None)
+        _write_metrics(Path(args.model), report)
+
+
+def _write_metrics(model_dir: Path, report: dict) -> None:
+    """Held-out numbers of the shipped student into manifest.json `metrics` (not part of any checksum)."""
+    st, afr = report["heldout"]["student"], report["heldout_african"]["student"]
+    metrics = {"heldout_n": st["n"], "heldout_accuracy": round(st["accuracy"], 4),
+               "heldout_macro_f1": round(st["macro_f1"], 4), "heldout_african_macro_f1": round(afr["macro_f1"], 4),
+               "heldout_coverage_at_threshold": round(st["at_threshold"]["coverage"], 4),
+               "heldout_accuracy_at_threshold": round(st["at_threshold"]["accuracy"], 4),
+               "heldout_ece_calibrated": round(st["ece_calibrated"], 4)}
+    path = model_dir / "manifest.json"
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    raw["metrics"] = metrics
+    path.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
     return 0
