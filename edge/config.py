@@ -102,16 +102,22 @@ def parse_config(raw: Any, path: Path | None = None) -> Config:
     return Config(path, sections)
 
 
-def load_config(path: str | Path) -> Config:
+def read_yaml(path: str | Path, what: str, hint: str) -> Any:
+    """Parse a YAML file; ConfigError naming the file when it is missing or not valid YAML."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path} not found; see firmware_configs/ for one per device class")
+        raise ConfigError(f"{what} {path} not found; {hint}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    raw = read_yaml(path, "config file", "see firmware_configs/ for one per device class")
     cfg = parse_config(raw, path)
     log.info("config %s in force: %s", path, cfg.describe())
     return cfg

@@ -197,13 +197,8 @@ def parse_pipeline_config(raw: Any, source: Path | None = None, base: Path | Non
 
 
 def load_pipeline_config(path: str | Path) -> PipelineConfig:
-    import yaml
+    from edge.config import read_yaml
 
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"pipeline config {path} not found; see compress/configs/ for one per task")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_yaml(path, "pipeline config", "see compress/configs/ for one per task")
     return parse_pipeline_config(raw, path)
