@@ -9,7 +9,8 @@ manifest.json (format "fetal-edge-manifest/1"):
   "name": "head-seg-student", "version": "1.0.0", "task": "biometry" | "planes",
   "model_file": "model.onnx",
   "files": {"model.onnx": {"sha256": "...", "bytes": 123}},
-  "precision": "fp32" | "fp16" | "int8",
+  "precision": "fp32" | "fp16" | "int8",          # of model_file
+  "variants": {"int8": "model.onnx", "fp32": "model_fp32.onnx"},   # optional: precision -> graph file
   "opset": 17,
   "input": {"name": "input", "shape": [1, 1, H, W], "dtype": "float32"},
   "output": {"name": "logits", "kind": "segmentation_logits" | "class_logits",
@@ -22,13 +23,18 @@ manifest.json (format "fetal-edge-manifest/1"):
   "provenance": {"training_data": "...", "split": "...", "source_checkpoint": "...", "git_commit": "..."},
   "metrics": {"...": number}
 }
+
+`variants` names the other graphs a bundle ships (a compressed bundle: the INT8 QDQ graph as model_file and
+its float graph); every variant file must be listed under `files`, so it is verified like model_file.
+`Manifest.variant(precision)` is the manifest with that graph as the model file: its `ref` carries the
+sha256 of the graph that actually runs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +100,7 @@ class Manifest:
     class_names: tuple[str, ...]
     preprocessing: PreprocessSpec
     raw: dict[str, Any] = field(repr=False, compare=False)
+    variants: dict[str, str] = field(default_factory=dict)  # precision -> graph file (model_file's included)
 
     @property
     def model_path(self) -> Path:
@@ -106,6 +113,19 @@ class Manifest:
     @property
     def ref(self) -> ModelRef:
         return ModelRef(self.name, self.version, self.model_sha256)
+
+    def variant(self, precision: str | None) -> Manifest:
+        """This manifest with the `precision` graph as its model file (None: the bundle's model_file).
+        ModelError naming the graphs the bundle has when it ships no such variant."""
+        if precision is None or precision == self.precision:
+            return self
+        if precision not in self.variants:
+            raise ModelError(
+                f"model bundle {self.name!r} ({self.directory}) has no {precision} graph (its variants: "
+                f"{', '.join(sorted(self.variants))}); set backend.precision to one of those, or install a "
+                f"bundle whose manifest lists variants.{precision}"
+            )
+        return replace(self, model_file=self.variants[precision], precision=precision)
 
     def verify(self) -> None:
         """Check every listed file's size and sha256; raise ModelError naming the bad file."""
@@ -157,6 +177,24 @@ def parse_preprocessing(d: dict[str, Any]) -> PreprocessSpec:
     return PreprocessSpec(size[0], size[1], resize, interp, norm)
 
 
+def parse_variants(raw: dict[str, Any], directory: Path, precision: str) -> dict[str, str]:
+    """precision -> graph file, model_file under its own precision; each file must be listed under 'files'."""
+    declared = raw.get("variants") or {}
+    if not isinstance(declared, dict):
+        raise ModelError(f"{directory}: manifest variants must map precision -> file, got {declared!r}")
+    variants = {**declared, precision: declared.get(precision, raw["model_file"])}
+    for p, fname in variants.items():
+        if p not in PRECISIONS:
+            raise ModelError(f"{directory}: manifest variants.{p} is not one of {PRECISIONS}")
+        if fname not in raw["files"]:
+            raise ModelError(f"{directory}: manifest variants.{p} = {fname!r} is not listed under 'files', so its "
+                             "checksum cannot be verified; reinstall the model bundle")
+    if variants[precision] != raw["model_file"]:
+        raise ModelError(f"{directory}: manifest variants.{precision} = {variants[precision]!r} contradicts "
+                         f"model_file {raw['model_file']!r} (precision {precision}); reinstall the model bundle")
+    return variants
+
+
 def parse_manifest(raw: dict[str, Any], directory: Path) -> Manifest:
     if raw.get("format") != MANIFEST_FORMAT:
         raise ModelError(f"{directory}: manifest format {raw.get('format')!r}, expected {MANIFEST_FORMAT!r}")
@@ -184,6 +222,7 @@ def parse_manifest(raw: dict[str, Any], directory: Path) -> Manifest:
         class_names=tuple(out.get("class_names", [])),
         preprocessing=parse_preprocessing(_require(raw, "preprocessing", "")),
         raw=raw,
+        variants=parse_variants(raw, directory, precision),
     )
 
 

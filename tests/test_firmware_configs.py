@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_config
+from edge.config import load_config, read_yaml
 from edge.errors import ConfigError
+from edge.manifest import load_manifest
+from edge.models import resolve_model_dir
 from edge.pipeline.app import check_cross_sections
 from edge.settings.device import DEVICE_CLASSES
 
 CONFIGS = Path(__file__).resolve().parent.parent / "firmware_configs"
+NO_DLA = ("jetson-nano", "orin-nano-8gb")
+TRT_BEFORE_8_6 = ("jetson-nano", "xavier-nx")  # JetPack 4.6 / 5.1: TensorRT 8.2 / 8.5
 
 
 def test_one_config_per_device_class() -> None:
@@ -36,6 +40,34 @@ def test_config_loads_and_is_consistent(name: str) -> None:
         assert dev.fp16_only and be.precision == "fp16" and cfg.section("engines").precision == "fp16"
     if be.name == "tensorrt":  # engines land in the Docker volume (Dockerfile.jetson)
         assert cfg.section("engines").cache_dir.startswith("/var/lib/fetal-edge/")
+
+
+@pytest.mark.parametrize("name", DEVICE_CLASSES)
+def test_tensorrt_configs_state_their_engines_section(name: str) -> None:
+    """Engines are built on the device from an explicit section (the defaults are not silently relied on);
+    a config without TensorRT has none (nothing would read it)."""
+    path = CONFIGS / f"{name}.yaml"
+    raw, cfg = read_yaml(path, "config file", ""), load_config(path)
+    engines = cfg.section("engines")
+    if cfg.section("backend").name != "tensorrt":
+        assert "engines" not in raw
+        return
+    assert {"precision", "cache_dir", "workspace_mb", "timing_cache"} <= set(raw["engines"])
+    assert engines.precision == ("fp16" if cfg.section("device").fp16_only else "auto")
+    if name in NO_DLA:
+        assert engines.dla_core is None
+    if name in TRT_BEFORE_8_6:
+        assert engines.builder_optimization_level is None
+    assert Path(engines.timing_cache).parent == Path(engines.cache_dir)
+
+
+@pytest.mark.parametrize("name", DEVICE_CLASSES)
+def test_onnxruntime_configs_name_a_variant_every_shipped_model_has(name: str) -> None:
+    cfg = load_config(CONFIGS / f"{name}.yaml")
+    be, p = cfg.section("backend"), cfg.section("pipeline")
+    for model in (p.plane_model, p.head_model):
+        m = load_manifest(resolve_model_dir(model), verify=False).variant(be.variant)
+        assert be.name != "onnxruntime" or m.precision == be.precision
 
 
 @pytest.mark.parametrize("text, message", [

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from edge.errors import ModelError
 from edge.manifest import ModelRef
-from edge.models import LoadedModel, load_model
+from edge.models import LoadedModel
 from edge.preprocess import Geometry
+from edge.variants import load_variant
 
 DEFAULT_MODEL = "head-seg"
 _OUTSIDE_LOGIT = -30.0  # logit used for frame pixels the model did not see (letterbox / crop borders)
@@ -49,10 +51,14 @@ def logit_offset(raw_manifest: dict) -> float:
 
 
 class HeadSegmenter:
-    """Loads the head-seg model once (checksum verified); `__call__(frame) -> ProbMap`."""
+    """Loads the head-seg model once (checksum verified); `__call__(frame) -> ProbMap`.
 
-    def __init__(self, model: str | Path = DEFAULT_MODEL, backend: str = "onnxruntime", threads: int = 2) -> None:
-        self.model: LoadedModel = load_model(model, backend=backend, threads=threads)
+    backend, precision (the bundle variant; None = its model_file) and options (threads, device, the
+    `engines` settings for TensorRT, ...) go to edge.variants.load_variant."""
+
+    def __init__(self, model: str | Path = DEFAULT_MODEL, backend: str = "onnxruntime", threads: int = 2,
+                 precision: str | None = None, **options: Any) -> None:
+        self.model: LoadedModel = load_variant(model, backend, precision, threads=threads, **options)
         kind = self.model.manifest.output_kind
         if kind != "segmentation_logits":
             raise ModelError(f"model {self.model.manifest.name!r} outputs {kind!r}; head biometry needs "

@@ -61,7 +61,7 @@ def models(root: Path = MODELS_DIR) -> list[dict[str, Any]]:
         try:
             m = load_manifest(d, verify=True)
             out.append({"name": m.name, "dir": str(d.relative_to(root)), "version": m.version, "precision": m.precision,
-                        "sha256": m.model_sha256, "ok": True})
+                        "variants": sorted(m.variants), "sha256": m.model_sha256, "ok": True})
         except FetalEdgeError as exc:
             out.append({"dir": str(d.relative_to(root)), "ok": False, "problem": str(exc)})
     return out
@@ -101,7 +101,8 @@ def main(args: argparse.Namespace) -> int:
           f"tensorrt {'yes' if b['tensorrt']['available'] else 'no'}; pycuda {'yes' if b['pycuda']['available'] else 'no'}")
     for m in report["models"]:
         print(f"model    {m['dir']}: " + (f"{m['name']} {m['version']} {m['precision']} sha256 {m['sha256'][:16]}... "
-                                          "verified" if m["ok"] else f"PROBLEM {m['problem']}"))
+                                          f"verified (variants: {', '.join(m['variants'])})" if m["ok"]
+                                          else f"PROBLEM {m['problem']}"))
     for c in report["configs"]:
         print(f"config   {c['file']}: " + ("ok" if c["ok"] else f"PROBLEM {c['problem']}"))
     print("doctor: " + ("all good" if not problems else f"{len(problems)} problem(s):\n  " + "\n  ".join(problems)))

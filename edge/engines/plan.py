@@ -27,10 +27,11 @@ class BuildSpec:
 
 
 def variants(manifest: Manifest) -> dict[str, str]:
-    """precision -> file name of the ONNX graph in the bundle ('int8' = QDQ graph, 'fp32' = float graph)."""
-    v = dict(manifest.raw.get("variants") or {})
+    """precision -> file name of the ONNX graph in the bundle ('int8' = QDQ graph, 'fp32' = float graph; the
+    manifest's verified `variants`, an fp16 model_file counting as the float graph)."""
+    v = dict(manifest.variants)
     v.setdefault("int8" if manifest.precision == "int8" else "fp32", manifest.model_file)
-    return {p: f for p, f in v.items() if p in ("int8", "fp32") and f in manifest.files}
+    return {p: f for p, f in v.items() if p in ("int8", "fp32")}
 
 
 def engine_for(manifest: Manifest, settings: EnginesSettings, device: DeviceInfo) -> BuildSpec:

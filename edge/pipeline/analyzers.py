@@ -2,7 +2,8 @@
 
 Thin adapters over edge.planes and edge.biometry so that the runner sees two calls:
 `PlaneStage(frame) -> (PlanePrediction, StablePlane)` and `HeadStage(frame, mm_per_px) -> dict of
-hc/bpd/ofd Measurement`. Both load their model once (checksum verified) and warm the backend up.
+hc/bpd/ofd Measurement`. Both load their model once (checksum verified; the bundle variant that
+backend.precision names, see edge.settings.backend) and warm the backend up.
 """
 
 from __future__ import annotations
@@ -13,16 +14,15 @@ from typing import Any
 import numpy as np
 
 from edge.biometry.measure import measure_head, no_measurement
-from edge.biometry.segment import HeadSegmenter, logit_offset
-from edge.errors import ModelError
+from edge.biometry.segment import HeadSegmenter
 from edge.manifest import ModelRef
-from edge.models import LoadedModel, load_model
 from edge.planes.classifier import SUBPLANE_MIN_SHARE, PlaneClassifier, PlanePrediction
 from edge.planes.smoothing import NO_PLANE, PlaneSmoother, StablePlane
 from edge.planes.taxonomy import BRAIN
 from edge.results import Measurement
 from edge.settings.backend import BackendSettings
 from edge.settings.pipeline import PipelineSettings
+from edge.variants import load_variant
 
 log = logging.getLogger(__name__)
 HEAD_PLANE = BRAIN
@@ -31,10 +31,17 @@ SPACING_UNKNOWN = ("pixel spacing unknown (no DICOM spacing, no probe preset, no
                    "refusing to report millimetres")
 
 
+def model_options(backend: BackendSettings, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Keyword arguments that load a pipeline model (edge.variants.load_variant, HeadSegmenter): the backend,
+    the bundle variant it runs (backend.precision with onnxruntime) and its options (threads and device, or
+    the `engines` settings TensorRT needs)."""
+    return {"backend": backend.name, "precision": backend.variant, **(options or backend.options())}
+
+
 class PlaneStage:
     def __init__(self, settings: PipelineSettings, backend: BackendSettings,
                  options: dict[str, Any] | None = None) -> None:
-        model = load_model(settings.plane_model, backend=backend.name, **(options or backend.options()))
+        model = load_variant(settings.plane_model, **model_options(backend, options))
         model.backend.warmup(backend.warmup)
         self.classifier = PlaneClassifier(model)
         self.smoother = PlaneSmoother(alpha=2.0 / (settings.smoothing_window + 1),
@@ -67,22 +74,10 @@ def head_score(pred: PlanePrediction, stable: StablePlane, min_prob: float) -> f
     return brain
 
 
-class _Segmenter(HeadSegmenter):
-    """HeadSegmenter over a model loaded with any backend options (TensorRT needs its `engines` settings)."""
-
-    def __init__(self, model: LoadedModel) -> None:  # same checks as HeadSegmenter, on a given model
-        self.model = model
-        if model.manifest.output_kind != "segmentation_logits":
-            raise ModelError(f"model {model.manifest.name!r} outputs {model.manifest.output_kind!r}; head "
-                             "biometry needs 'segmentation_logits' (e.g. the shipped 'head-seg')")
-        self.offset = logit_offset(model.manifest.raw)
-
-
 class HeadStage:
     def __init__(self, settings: PipelineSettings, backend: BackendSettings,
                  options: dict[str, Any] | None = None) -> None:
-        self.segmenter = _Segmenter(load_model(settings.head_model, backend=backend.name,
-                                               **(options or backend.options())))
+        self.segmenter = HeadSegmenter(settings.head_model, **model_options(backend, options))
         self.segmenter.model.backend.warmup(backend.warmup)
         self.ref: ModelRef = self.segmenter.ref
         log.info("head model %s %s on %s", self.ref.name, self.ref.version,

@@ -4,7 +4,6 @@ span sections (which the per-section parsers cannot see)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 from edge.config import Config, load_config, parse_config
@@ -12,8 +11,6 @@ from edge.errors import ConfigError
 from edge.pipeline.analyzers import HeadStage, PlaneStage
 from edge.pipeline.runner import ExamRunner
 from edge.pipeline.status import Recorder
-from edge.settings.backend import BackendSettings
-from edge.settings.pipeline import PipelineSettings
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +34,11 @@ def check_cross_sections(cfg: Config) -> None:
                           "NVIDIA GPU; use backend.name onnxruntime")
 
 
-def model_names(p: PipelineSettings, be: BackendSettings) -> PipelineSettings:
-    """With onnxruntime, INT8 bundles ship beside the FP32 ones as `<name>-int8` (a directory path is used as
-    given). TensorRT picks its precision per bundle from the `engines` section instead."""
-    if be.precision != "int8" or be.name != "onnxruntime":
-        return p
-    def int8(name: str) -> str:
-        return name if Path(name).is_dir() else f"{name}-int8"
-    return replace(p, plane_model=int8(p.plane_model), head_model=int8(p.head_model))
-
-
 def build_runner(cfg: Config, store: object | None, user_spacing_mm: float | None = None,
                  record: str | Path | None = None, given_mm: dict[str, float] | None = None) -> ExamRunner:
     check_cross_sections(cfg)
     be = cfg.section("backend")
-    p = model_names(cfg.section("pipeline"), be)
+    p = cfg.section("pipeline")
     options = {"engines": cfg.section("engines")} if be.name == "tensorrt" else be.options()
     planes, head = PlaneStage(p, be, options), HeadStage(p, be, options)
     recorder = Recorder(record) if record else None

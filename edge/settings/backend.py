@@ -1,4 +1,13 @@
-"""`backend:` section: which inference backend runs the models, on what, at which precision."""
+"""`backend:` section: which inference backend runs the models, on what, at which precision.
+
+precision, with onnxruntime, picks the graph of each model bundle (manifest `variants`): fp32 = the float
+graph (model_fp32.onnx in the shipped bundles), int8 = the INT8 QDQ graph (their model.onnx). The default is
+fp32: onnxruntime on x86 CPUs runs the float graph faster than the QDQ one (head-seg 5.0 vs 8.6 ms, plane-cls
+0.75 vs 0.96 ms per frame on the 2-core dev CPU, one thread; docs/device.md); int8 is for onnxruntime's
+TensorRT provider, or a CPU where it measures faster. With backend.name tensorrt the engine precision
+comes from the `engines` section instead (INT8 engines from the QDQ graph, FP16/FP32 from the float graph);
+backend.precision is then only checked against device.fp16_only.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +27,15 @@ _KEYS = {"name", "device", "precision", "threads", "warmup"}
 class BackendSettings:
     name: str = "onnxruntime"
     device: str = "cpu"         # onnxruntime execution provider family
-    precision: str = "fp32"     # which model bundle: fp32 (shipped ONNX), int8 (quantised bundle), fp16 (TensorRT)
+    precision: str = "fp32"     # onnxruntime: which graph of each bundle (fp32 | int8), see above
     threads: int = 1            # intra-op threads per model (the capture thread needs a core too)
     warmup: int = 3             # warm-up runs per model before the first frame
+
+    @property
+    def variant(self) -> str | None:
+        """The bundle variant onnxruntime loads (edge.variants.load_variant); None with TensorRT, whose graph
+        follows the `engines` precision."""
+        return self.precision if self.name == "onnxruntime" else None
 
     def options(self) -> dict[str, Any]:
         """Keyword options for edge.backends.create_backend."""
