@@ -1,4 +1,5 @@
-"""End-to-end runtime on this CPU: frames per second, per-stage latency and peak memory, FP32 and INT8.
+"""End-to-end runtime on this CPU: frames per second, per-stage latency and peak memory, FP32 and INT8
+(`backend.precision`: the graph of each shipped bundle that runs).
 
 Each bundle runs in its own process (so peak RSS is its own), through the real pipeline
 (`ExamRunner`: capture thread, ROI blanking, plane classification + smoothing on every frame, head
@@ -24,25 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from edge.models import MODELS_DIR  # noqa: E402
-
-
-def int8_bundle(name: str, task_dir: str) -> str | None:
-    """The INT8 bundle of a model: shipped as edge/models/<name>-int8, else the compression output under runs/."""
-    for d in (MODELS_DIR / f"{name}-int8", REPO / "runs" / "compress" / task_dir / "bundle"):
-        if (d / "manifest.json").is_file():
-            return str(d)
-    return None
-
-
-def bundles() -> list[tuple[str, str, str]]:
-    """(label, plane model, head model) for FP32 and, where an INT8 bundle exists, INT8 (FP32 for the other)."""
-    out = [("fp32", "plane-cls", "head-seg")]
-    plane8, head8 = int8_bundle("plane-cls", "planes"), int8_bundle("head-seg", "biometry")
-    if plane8 or head8:
-        label = "int8" if plane8 and head8 else ("int8 planes" if plane8 else "int8 head")
-        out.append((label, plane8 or "plane-cls", head8 or "head-seg"))
-    return out
+PRECISIONS = ("fp32", "int8")  # backend.precision: which graph of each shipped bundle runs (manifest variants)
 
 
 def real_sweep(data: Path, n: int) -> list[tuple[np.ndarray, float | None]]:
@@ -72,7 +55,7 @@ def synthetic_sweep(n: int) -> list[tuple[np.ndarray, float | None]]:
 MODES = {"default": {}, "every-cand": {"biometry_interval_s": 0.0, "top_k": 100}}
 
 
-def one(label: str, plane: str, head: str, frames: int, threads: int, data: str | None, mode: str) -> dict:
+def one(label: str, frames: int, threads: int, data: str | None, mode: str) -> dict:
     from edge.config import parse_config
     from edge.frame_check import check_frame
     from edge.pipeline.app import build_runner
@@ -96,8 +79,8 @@ def one(label: str, plane: str, head: str, frames: int, threads: int, data: str 
             self.i += 1
             return Frame(img, self.i - 1, self.i / 30.0, mm, self.uri)
 
-    cfg = parse_config({"pipeline": {"plane_model": plane, "head_model": head, **MODES[mode]},
-                        "backend": {"threads": threads}, "store": {"path": "/tmp/fetal_edge_bench.sqlite"}})
+    cfg = parse_config({"pipeline": MODES[mode],
+                        "backend": {"threads": threads, "precision": label}, "store": {"path": "/tmp/fetal_edge_bench.sqlite"}})
     from edge.store import ResultStore
 
     with ResultStore(f"/tmp/fetal_edge_bench_{label}.sqlite") as store:
@@ -166,19 +149,19 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads per model")
     ap.add_argument("--data", default=None, help="shared data dir (default: $FETAL_EDGE_DATA or ../shared/data)")
     ap.add_argument("--accuracy", action="store_true", help="also HC error through the runtime on held-out HC18")
-    ap.add_argument("--one", nargs=4, metavar=("LABEL", "PLANE", "HEAD", "MODE"), help=argparse.SUPPRESS)
+    ap.add_argument("--one", nargs=2, metavar=("PRECISION", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        label, plane, head, mode = args.one
-        print(json.dumps(one(label, plane, head, args.frames, args.threads, args.data, mode)))
+        label, mode = args.one
+        print(json.dumps(one(label, args.frames, args.threads, args.data, mode)))
         return
     from compress.paths import default_data_dir
 
     data = Path(args.data) if args.data else default_data_dir()
     data_arg = ["--data", str(data)] if (data / "hc18").is_dir() else []
     rows = []
-    for (label, plane, head), mode in ((b, m) for b in bundles() for m in MODES):
-        proc = subprocess.run([sys.executable, __file__, "--one", label, plane, head, mode, "--frames", str(args.frames),
+    for label, mode in ((p, m) for p in PRECISIONS for m in MODES):
+        proc = subprocess.run([sys.executable, __file__, "--one", label, mode, "--frames", str(args.frames),
                                "--threads", str(args.threads), *data_arg], capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"{label}: failed:\n{proc.stderr[-2000:]}")

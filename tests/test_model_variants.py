@@ -16,9 +16,8 @@ from edge.biometry.segment import HeadSegmenter
 from edge.config import parse_config
 from edge.errors import ModelError
 from edge.manifest import load_manifest, sha256_of
-from edge.models import shipped_model_dir
+from edge.models import load_model, shipped_model_dir
 from edge.pipeline.analyzers import HeadStage, PlaneStage
-from edge.variants import load_variant
 
 SHIPPED = ("head-seg", "plane-cls")
 FRAME = np.random.default_rng(0).integers(0, 256, (480, 640), dtype=np.uint8)
@@ -42,7 +41,7 @@ def drop_fp32(raw: dict) -> None:
 @pytest.mark.parametrize("name", SHIPPED)
 @pytest.mark.parametrize("precision, graph", [("fp32", "model_fp32.onnx"), ("int8", "model.onnx"), (None, "model.onnx")])
 def test_precision_picks_the_graph_and_its_verified_checksum(name: str, precision: str | None, graph: str) -> None:
-    model = load_variant(name, precision=precision, threads=1)
+    model = load_model(name, precision=precision, threads=1)
     m = model.manifest
     assert m.model_file == graph and m.precision == (precision or "int8")
     assert m.ref.sha256 == m.files[graph]["sha256"] == sha256_of(shipped_model_dir(name) / graph)
@@ -51,7 +50,7 @@ def test_precision_picks_the_graph_and_its_verified_checksum(name: str, precisio
 
 def test_fp32_precision_runs_the_float_graph() -> None:
     """The session behind precision fp32 answers exactly as model_fp32.onnx does, and not as the QDQ graph."""
-    fp32 = load_variant("head-seg", precision="fp32", threads=1)
+    fp32 = load_model("head-seg", precision="fp32", threads=1)
     x = fp32.prepare(FRAME).tensor
     direct = {p: ort.InferenceSession(str(shipped_model_dir("head-seg") / p), providers=["CPUExecutionProvider"])
               for p in ("model_fp32.onnx", "model.onnx")}
@@ -74,15 +73,15 @@ def test_altered_variant_file_is_refused(tmp_path: Path, damage: str, message: s
         f.write_bytes(data[:1000] + bytes([data[1000] ^ 0xFF]) + data[1001:] if damage == "flip_byte"
                       else data[: len(data) // 2])
     with pytest.raises(ModelError, match=f"model_fp32.onnx.*{message}.*reinstall"):
-        load_variant(bundle, precision=precision, threads=1)
+        load_model(bundle, precision=precision, threads=1)
 
 
 def test_missing_variant_names_what_the_bundle_has_and_what_to_do(tmp_path: Path) -> None:
     bundle = copy_bundle(tmp_path)
     edit_manifest(bundle, drop_fp32)
-    assert load_variant(bundle, precision="int8", threads=1).manifest.model_file == "model.onnx"
+    assert load_model(bundle, precision="int8", threads=1).manifest.model_file == "model.onnx"
     with pytest.raises(ModelError, match=r"no fp32 graph \(its variants: int8\); set backend.precision"):
-        load_variant(bundle, precision="fp32", threads=1)
+        load_model(bundle, precision="fp32", threads=1)
 
 
 @pytest.mark.parametrize("edit, message", [

@@ -11,9 +11,8 @@ import numpy as np
 
 from edge.errors import ModelError
 from edge.manifest import ModelRef
-from edge.models import LoadedModel
+from edge.models import LoadedModel, load_model
 from edge.preprocess import Geometry
-from edge.variants import load_variant
 
 DEFAULT_MODEL = "head-seg"
 _OUTSIDE_LOGIT = -30.0  # logit used for frame pixels the model did not see (letterbox / crop borders)
@@ -54,11 +53,11 @@ class HeadSegmenter:
     """Loads the head-seg model once (checksum verified); `__call__(frame) -> ProbMap`.
 
     backend, precision (the bundle variant; None = its model_file) and options (threads, device, the
-    `engines` settings for TensorRT, ...) go to edge.variants.load_variant."""
+    `engines` settings for TensorRT, ...) go to edge.models.load_model."""
 
     def __init__(self, model: str | Path = DEFAULT_MODEL, backend: str = "onnxruntime", threads: int = 2,
                  precision: str | None = None, **options: Any) -> None:
-        self.model: LoadedModel = load_variant(model, backend, precision, threads=threads, **options)
+        self.model: LoadedModel = load_model(model, backend, precision, threads=threads, **options)
         kind = self.model.manifest.output_kind
         if kind != "segmentation_logits":
             raise ModelError(f"model {self.model.manifest.name!r} outputs {kind!r}; head biometry needs "

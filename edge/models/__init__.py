@@ -48,7 +48,12 @@ class LoadedModel:
         return out[self.manifest.output_name][0], mi
 
 
-def load_model(name_or_dir: str | Path, backend: str = "onnxruntime", **options: Any) -> LoadedModel:
-    """Load a shipped model by name (or a bundle directory), verifying its checksum first."""
-    manifest = load_manifest(resolve_model_dir(name_or_dir), verify=True)
+def load_model(name_or_dir: str | Path, backend: str = "onnxruntime", precision: str | None = None,
+               **options: Any) -> LoadedModel:
+    """Load a shipped model by name (or a bundle directory), every file checked against its sha256 first.
+
+    `precision` picks a graph from the manifest's `variants` (e.g. "fp32" -> model_fp32.onnx, "int8" ->
+    model.onnx); None runs the bundle's model_file. The returned manifest (hence every ModelRef made from
+    it) names the graph that runs; a bundle without that variant is a ModelError naming the ones it has."""
+    manifest = load_manifest(resolve_model_dir(name_or_dir), verify=True).variant(precision)
     return LoadedModel(manifest, create_backend(manifest, backend, **options))

@@ -22,7 +22,7 @@ from edge.planes.taxonomy import BRAIN
 from edge.results import Measurement
 from edge.settings.backend import BackendSettings
 from edge.settings.pipeline import PipelineSettings
-from edge.variants import load_variant
+from edge.models import load_model
 
 log = logging.getLogger(__name__)
 HEAD_PLANE = BRAIN
@@ -32,7 +32,7 @@ SPACING_UNKNOWN = ("pixel spacing unknown (no DICOM spacing, no probe preset, no
 
 
 def model_options(backend: BackendSettings, options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Keyword arguments that load a pipeline model (edge.variants.load_variant, HeadSegmenter): the backend,
+    """Keyword arguments that load a pipeline model (edge.models.load_model, HeadSegmenter): the backend,
     the bundle variant it runs (backend.precision with onnxruntime) and its options (threads and device, or
     the `engines` settings TensorRT needs)."""
     return {"backend": backend.name, "precision": backend.variant, **(options or backend.options())}
@@ -41,7 +41,7 @@ def model_options(backend: BackendSettings, options: dict[str, Any] | None = Non
 class PlaneStage:
     def __init__(self, settings: PipelineSettings, backend: BackendSettings,
                  options: dict[str, Any] | None = None) -> None:
-        model = load_variant(settings.plane_model, **model_options(backend, options))
+        model = load_model(settings.plane_model, **model_options(backend, options))
         model.backend.warmup(backend.warmup)
         self.classifier = PlaneClassifier(model)
         self.smoother = PlaneSmoother(alpha=2.0 / (settings.smoothing_window + 1),

@@ -33,7 +33,7 @@ class BackendSettings:
 
     @property
     def variant(self) -> str | None:
-        """The bundle variant onnxruntime loads (edge.variants.load_variant); None with TensorRT, whose graph
+        """The bundle variant onnxruntime loads (edge.models.load_model); None with TensorRT, whose graph
         follows the `engines` precision."""
         return self.precision if self.name == "onnxruntime" else None
 
