@@ -54,10 +54,13 @@ class PlaneStudent(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(2 * h, n_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """Global mean + max of the last feature map (N, 2 * head channels): the classifier's input."""
         f = self.features(x)
-        pooled = torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], 1)
-        return self.classifier(self.dropout(pooled))
+        return torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(self.pooled(x)))
 
 
 def build_student(width_mult: float = 1.0, n_classes: int = N_CLASSES) -> PlaneStudent:

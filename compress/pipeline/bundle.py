@@ -56,12 +56,34 @@ def manifest_dict(cfg: PipelineConfig, task: TaskAdapter, state: dict[str, Any],
         "calibration": state["values"].get("calibration"),
         "provenance": {"training_data": info.training_data, "split": info.split,
                        "source_checkpoint": cfg.teacher.checkpoint or f"teacher trained {cfg.teacher.train_steps} steps",
-                       "student": f"width_mult {cfg.student.width_mult}, distilled, pruned, INT8 PTQ",
+                       "student": f"width_mult {cfg.student.width_mult}, {', '.join(stages_run(cfg))}",
                        "pipeline_config": str(cfg.source) if cfg.source else None,
                        "git_commit": _git_commit(cfg.base)},
         "metrics": _metrics(state, info.metric),
         "compression_report": "report.json",
     }
+
+
+def stages_run(cfg: PipelineConfig) -> list[str]:
+    """What was done to the student, in order, as the config says (a stage with no steps did nothing)."""
+    done = [f"distilled {cfg.distill.steps} steps" if cfg.distill.steps else "not distilled here (warm start as is)"]
+    if cfg.prune.enabled:
+        done.append("pruned")
+    return done + ["INT8 PTQ"]
+
+
+def _how_made(cfg: PipelineConfig) -> str:
+    parts = []
+    if cfg.distill.steps:
+        parts.append("logit distillation from the teacher into a smaller student")
+    else:
+        parts.append("the warm-start student taken as is (distillation steps: 0; the distill stage only gates it "
+                     "against the teacher)")
+    if cfg.prune.enabled:
+        parts.append("structured channel pruning (torch-pruning) with distillation fine-tuning")
+    parts.append("ONNX export (opset 17), INT8 post-training quantisation to an explicit QDQ graph (symmetric, "
+                 "int8 zero points, per-channel weights) calibrated on real training frames")
+    return ", ".join(parts) + ". Every stage passed its accuracy budget."
 
 
 def model_card(cfg: PipelineConfig, task: TaskAdapter, report_md: str) -> str:
@@ -70,10 +92,7 @@ def model_card(cfg: PipelineConfig, task: TaskAdapter, report_md: str) -> str:
             f"Task: {info.task}; input {list(info.input_shape)}; output {info.output_kind}.\n"
             f"Trained on: {info.training_data}; validation split: {info.split}.\n"
             f"Teacher checkpoint: {cfg.teacher.checkpoint}; config: {cfg.source}.\n\n"
-            "How it was made: logit distillation from the teacher into a smaller student, structured channel "
-            "pruning (torch-pruning) with distillation fine-tuning, ONNX export (opset 17), INT8 post-training "
-            "quantisation to an explicit QDQ graph (symmetric, int8 zero points, per-channel weights) calibrated "
-            "on real training frames. Every stage passed its accuracy budget.\n\n"
+            f"How it was made: {_how_made(cfg)}\n\n"
             f"{report_md}\nManifest metrics: top level = the shipped INT8 model (on `metrics.eval_split` when "
             "given, else the gate's validation split); `<stage>.<metric>` = after each stage, on the validation "
             "split the gate used.\n\nmodel.onnx is INT8; model_fp32.onnx is the FP32 graph for FP16 TensorRT engines on "

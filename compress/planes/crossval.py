@@ -65,7 +65,8 @@ def fit_fold(records: list[PlaneRecord], cache: ViewCache, train_recs: np.ndarra
     out = {"sononet": sononet_logits(cache.feats[va]), "teacher": head_logits(head, cache.feats[va])}
     if cfg is not None:
         teacher_train = head_logits(head, cache.feats[tr])
-        student = train_student(cache.images[tr], teacher_train, targets[tr], planes[tr], cfg)
+        student = train_student(cache.images[tr], teacher_train, targets[tr], planes[tr], cfg,
+                                teacher_feats=cache.feats[tr])
         out["student"] = student_logits(student, cache.images[va])
     return out
 

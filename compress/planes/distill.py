@@ -32,6 +32,7 @@ class DistillConfig:
     weight_decay: float = 2e-2
     temperature: float = 4.0
     alpha: float = 0.5          # weight of the distillation term
+    feat_weight: float = 1.0    # weight of the feature hint (pooled student features -> teacher features)
     width_mult: float = 1.0
     seed: int = 0
     max_minutes: float = 25.0   # CPU budget: the LR schedule follows max(step share, time share), so a slow
@@ -60,19 +61,43 @@ def jitter(u8: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
 
 
+class FeatureHint(torch.nn.Module):
+    """Training-only projection of the student's pooled features onto the teacher's standardised features.
+
+    With a few hundred labelled images, 8 teacher logits per view carry little; the teacher's feature vector
+    (SonoNet-16 pooled activations) tells the student much more about each view. Never exported."""
+
+    def __init__(self, student_dim: int, teacher_feats: np.ndarray) -> None:
+        super().__init__()
+        t = torch.from_numpy(teacher_feats.astype(np.float32))
+        self.register_buffer("mu", t.mean(0))
+        self.register_buffer("sd", t.std(0).clamp_min(1e-3))
+        self.proj = torch.nn.Linear(student_dim, t.shape[1])
+
+    def loss(self, pooled: torch.Tensor, teacher_feats: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(self.proj(pooled), (teacher_feats - self.mu) / self.sd)
+
+
 def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.ndarray, plane_idx: np.ndarray,
-                  cfg: DistillConfig = DistillConfig(), init: PlaneStudent | None = None) -> PlaneStudent:
+                  cfg: DistillConfig = DistillConfig(), init: PlaneStudent | None = None,
+                  teacher_feats: np.ndarray | None = None) -> PlaneStudent:
     """images (V,H,W) uint8, teacher_logits (V,8), targets (V,) with -1 = brain sub-plane unknown.
-    `init`: continue training this model (a second warm-restart cycle) instead of a fresh one."""
+    `init`: continue training this model (a second warm-restart cycle) instead of a fresh one.
+    `teacher_feats` (V,D): the teacher's features of the same views, for the feature hint (cfg.feat_weight)."""
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed + (1 if init is not None else 0))
     model = init if init is not None else build_student(cfg.width_mult)
+    hint = None
+    if teacher_feats is not None and cfg.feat_weight > 0:
+        hint = FeatureHint(model.classifier.in_features, teacher_feats)
+        f_all = torch.from_numpy(teacher_feats.astype(np.float32))
     x_all = torch.from_numpy(images)
     t_all = torch.from_numpy(teacher_logits.astype(np.float32))
     y_all = torch.from_numpy(targets.astype(np.int64))
     w_all = torch.from_numpy(class_weights(plane_idx))
     steps = cfg.epochs * ((len(x_all) + cfg.batch - 1) // cfg.batch)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = list(model.parameters()) + (list(hint.parameters()) if hint is not None else [])
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, step, progress = time.time(), 0, 0.0
     for epoch in range(cfg.epochs):
         model.train()
@@ -84,9 +109,12 @@ def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.nd
             for group in opt.param_groups:
                 group["lr"] = lr_at(progress, cfg.lr)
             step += 1
-            logits = model(standardise(jitter(x_all[b], gen)))
+            pooled = model.pooled(standardise(jitter(x_all[b], gen)))
+            logits = model.classifier(model.dropout(pooled))
             hard = partial_label_nll(logits, y_all[b], w_all[b], label_smoothing=0.05)
             loss = distillation_loss(logits, t_all[b], hard, cfg.temperature, cfg.alpha)
+            if hint is not None:
+                loss = loss + cfg.feat_weight * hint.loss(pooled, f_all[b])
             opt.zero_grad()
             loss.backward()
             opt.step()

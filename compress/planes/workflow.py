@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +117,8 @@ def _fresh_student(data: PlaneData, cfg: DistillConfig, head: TeacherHead, path:
     targets, planes = view_labels(data.records, data.cache)
     dev_views = np.isin(data.cache.record, data.dev)
     teacher_logits = head_logits(head, data.cache.feats[dev_views])
-    student = train_student(data.cache.images[dev_views], teacher_logits, targets[dev_views], planes[dev_views], cfg)
+    student = train_student(data.cache.images[dev_views], teacher_logits, targets[dev_views], planes[dev_views], cfg,
+                            teacher_feats=data.cache.feats[dev_views])
     torch.save({"state_dict": student.state_dict(), "width_mult": cfg.width_mult, "epochs": cfg.epochs}, path)
     return student
 
@@ -130,9 +131,9 @@ def _continue(data: PlaneData, out: Path, cfg: DistillConfig, head: TeacherHead,
         return student.eval()
     targets, planes = view_labels(data.records, data.cache)
     dev_views = np.isin(data.cache.record, data.dev)
-    more = DistillConfig(epochs=cfg.epochs, lr=cfg.lr / 3, max_minutes=minutes, width_mult=cfg.width_mult,
-                         temperature=cfg.temperature, alpha=cfg.alpha, seed=cfg.seed)
+    more = replace(cfg, lr=cfg.lr / 3, max_minutes=minutes)
     student = train_student(data.cache.images[dev_views], head_logits(head, data.cache.feats[dev_views]),
-                            targets[dev_views], planes[dev_views], more, init=student.train())
+                            targets[dev_views], planes[dev_views], more, init=student.train(),
+                            teacher_feats=data.cache.feats[dev_views])
     torch.save({"state_dict": student.state_dict(), "width_mult": cfg.width_mult, "continued_minutes": minutes}, path)
     return student

@@ -97,5 +97,5 @@ def run(ctx: StageContext) -> StageOutcome:
     return StageOutcome("distill", info.metric, "teacher", ref, value, task.worse_by(ref, value), cfg.budget,
                         metrics, profile_torch(student, info.input_shape),
                         {"steps": cfg.steps, "temperature": cfg.temperature, "alpha": cfg.alpha,
-                         "feature_layers": list(cfg.feature_layers or []), "final_loss": final_loss,
+                         "feature_layers": list(cfg.feature_layers or []), "final_loss": final_loss if cfg.steps else None,
                          "width_mult": ctx.cfg.student.width_mult}, time.perf_counter() - t0)
