@@ -83,3 +83,14 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path: Path, capsys: pyte
     cfg.write_text(yaml.safe_dump(BASE))
     assert main(["distill", "--task", "planes", "--config", str(cfg)]) == 2
     assert "--task planes conflicts with task 'toy'" in capsys.readouterr().err
+
+
+def test_bundle_provenance_names_only_the_stages_that_ran() -> None:
+    """A warm-started student passed through with distill.steps 0 and pruning off must not be called
+    'distilled, pruned' in its manifest (the biometry 1.2.0 config does exactly that)."""
+    from compress.pipeline.bundle import stages_run
+
+    full = parse_pipeline_config(with_(distill__steps=300))
+    assert stages_run(full) == ["distilled 300 steps", "pruned", "INT8 PTQ"]
+    bare = parse_pipeline_config(with_(distill__steps=0, prune={"enabled": False}))
+    assert stages_run(bare) == ["not distilled here (warm start as is)", "INT8 PTQ"]

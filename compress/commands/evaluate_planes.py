@@ -34,13 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/planes", help="where train-planes left its caches and checkpoints")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="shipped student bundle to evaluate")
     p.add_argument("--card", action="store_true", help="write MODEL_CARD.md into the model bundle")
-    p.add_argument("--n-aug", type=int, default=15)
+    p.add_argument("--n-aug", type=int, default=40)
     p.add_argument("--hc18-images", type=int, default=80)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--cv-epochs", type=int, default=12, help="student epochs of the CV runs (as in train-planes)")
+    p.add_argument("--cv-max-minutes", type=float, default=8.0, help="time budget of each CV student (as in train-planes)")
     p.add_argument("--loco-epochs", type=int, default=12,
                    help="student epochs of the LOCO runs (0: teacher and SonoNet only, to save CPU)")
-    p.add_argument("--loco-max-minutes", type=float, default=3.5, help="time budget of each LOCO student")
+    p.add_argument("--loco-max-minutes", type=float, default=4.0, help="time budget of each LOCO student")
     p.set_defaults(func=run)
 
 
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     rows: dict[str, dict] = {}
 
     # 1. patient-grouped CV (temperatures of teacher / SonoNet fitted on their own CV logits)
-    cv = cv_predictions(data, out, args.folds, DistillConfig(epochs=args.cv_epochs))
+    cv = cv_predictions(data, out, args.folds, DistillConfig(epochs=args.cv_epochs, max_minutes=args.cv_max_minutes))
     cv_recs = [recs[i] for i in cv.record]
     temps = {}
     for m, z in cv.logits.items():

@@ -31,18 +31,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None, help="shared data folder (default $FETAL_EDGE_DATA or ../shared/data)")
     p.add_argument("--out", default="runs/planes", help="checkpoints, caches, CV predictions")
     p.add_argument("--ship", default=str(DEFAULT_SHIP), help="bundle directory to write (model.onnx + manifest)")
-    p.add_argument("--n-aug", type=int, default=15, help="augmented views per development image")
+    p.add_argument("--n-aug", type=int, default=40, help="augmented views per development image")
     p.add_argument("--hc18-images", type=int, default=80, help="HC18 train-split heads added as trans-thalamic")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--epochs", type=int, default=40, help="at most this many epochs for the shipped student")
     p.add_argument("--cv-epochs", type=int, default=12, help="at most this many student epochs per CV fold")
     p.add_argument("--target-accuracy", type=float, default=0.97,
                    help="unknown threshold: lowest confidence whose answered frames reach this accuracy (CV)")
-    p.add_argument("--max-minutes", type=float, default=38.0,
+    p.add_argument("--max-minutes", type=float, default=45.0,
                    help="CPU time budget of the shipped student (the LR schedule anneals within it)")
-    p.add_argument("--continue-minutes", type=float, default=20.0,
+    p.add_argument("--continue-minutes", type=float, default=25.0,
                    help="then a second cycle (peak LR / 3) of this many minutes from the shipped student (0: none)")
-    p.add_argument("--cv-max-minutes", type=float, default=7.5, help="time budget of each CV fold's student")
+    p.add_argument("--cv-max-minutes", type=float, default=8.0, help="time budget of each CV fold's student")
     p.set_defaults(func=run)
 
 
@@ -71,11 +71,13 @@ def run(args: argparse.Namespace) -> int:
     provenance = {"training_data": "planes/labels.csv (FETAL_PLANES_DB subset + African cohort) development "
                                    f"patients + {args.hc18_images} HC18 train-split heads",
                   "split": "patient-hash held-out 20% per dataset/country (compress.data.planes)",
-                  "source_checkpoint": str(out / f"student_e{args.epochs}_c{args.continue_minutes:g}.pt"),
+                  "source_checkpoint": str(out / (f"student_e{args.epochs}_c{args.continue_minutes:g}.pt"
+                                                  if args.continue_minutes > 0 else f"student_e{args.epochs}.pt")),
                   "teacher": "SonoNet-16 (frozen) + MLP head",
-                  "distillation": f"T={cfg.temperature}, alpha={cfg.alpha}, <= {cfg.epochs} epochs "
-                                  f"within {cfg.max_minutes} min (time-annealed LR), then "
-                                  f"{args.continue_minutes} min at peak LR / 3",
+                  "distillation": f"T={cfg.temperature}, alpha={cfg.alpha}, feature hint weight {cfg.feat_weight}, "
+                                  f"<= {cfg.epochs} epochs within {cfg.max_minutes} min (time-annealed LR)"
+                                  + (f", then {args.continue_minutes} min at peak LR / 3"
+                                     if args.continue_minutes > 0 else ""),
                   "calibration": f"temperature and threshold from {args.folds}-fold CV out-of-fold logits, "
                                  f"students of <= {args.cv_epochs} epochs / {args.cv_max_minutes} min"}
     manifest = ship_student(student, Path(args.ship), temperature, threshold, provenance, {})
