@@ -68,11 +68,12 @@ def test_altered_model_is_refused(tmp_path, damage):
 def test_shipped_model_measures_held_out_heads(test_records):
     """First 12 held-out test images (test subjects never used in training or model choice).
 
-    007_HC, where the mask leaks into the amniotic fluid, must be refused by the IoU gate rather than measured;
-    answers flagged "ok" must be within 5 % of the reference HC; none may be off by more than 15 % (a gross
-    failure), and the mean error must stay within 3 mm (measured 2.2 mm; whole test set 2.76 mm)."""
+    Answers flagged "ok" must be within 5 % of the reference HC; none may be off by more than 15 % (a gross
+    failure); 007_HC, the hardest of them (1.1.0 leaked into the amniotic fluid there and was refused), must
+    be refused or flagged low quality (1.2.0: +9 %, flagged); every frame gets an answer or a reason, and the
+    mean error must stay within 2.5 mm (1.2.0 measured 1.58 mm; whole test set 2.32 mm)."""
     seg = HeadSegmenter("head-seg", threads=1)
-    errors, refused = [], []
+    errors, refused, flags = [], [], {}
     for r in test_records[:12]:
         res = measure_head(seg(r.image()).prob, r.pixel_mm, seg.ref)
         if res.status != "measured":
@@ -82,11 +83,13 @@ def test_shipped_model_measures_held_out_heads(test_records):
         assert res.hc.model == seg.ref
         err = res.hc.value - r.hc_mm
         errors.append(err)
+        flags[r.name] = res.hc.flag
         assert abs(err) <= 0.15 * r.hc_mm, (r.name, err)
         if res.hc.flag == "ok":
             assert abs(err) <= 0.05 * r.hc_mm, (r.name, err)
-    assert refused == ["007_HC"]
-    assert np.abs(errors).mean() <= 3.0, errors
+    assert "007_HC" in refused or flags["007_HC"] == "low_quality"
+    assert len(refused) <= 1, refused
+    assert np.abs(errors).mean() <= 2.5, errors
 
 
 def test_evaluate_with_reference_masks_is_near_perfect(hc18_dir):

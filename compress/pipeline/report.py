@@ -26,6 +26,8 @@ def build_report(state: dict[str, Any], metric: str, task: str) -> dict[str, Any
             prof = dict(o["profile"])
             prof.setdefault("params", last_params)
             prof.setdefault("macs", last_macs)
+            if key == "distill" and not (o.get("notes") or {}).get("steps", 1):
+                label = "student (warm start, 0 distillation steps)"
             row = {"stage": key, "label": label, **prof, "metric": o["value"],
                    "gate": {"reference": o["reference_name"], "worse_by": round(o["worse_by"], 4),
                             "budget": o["budget"], "passed": o["passed"]},

@@ -64,9 +64,11 @@ class BiometryTask(TaskAdapter):
             return None
         src = src if src.is_absolute() else root / src
         if not src.is_file():
-            return None
+            raise ConfigError(f"task_options.postprocessing_from: {src} does not exist; export the student first "
+                              "(`fetal-compress export-biometry --out DIR`) and point this at DIR/manifest.json")
         post = json.loads(src.read_text(encoding="utf-8")).get("postprocessing")
-        return {**post, "source": f"inherited from the shipped head-seg ({src.name})"} if isinstance(post, dict) else None
+        rel = src.relative_to(root) if src.is_relative_to(root) else src
+        return {**post, "source": f"the student's export-biometry bundle ({rel})"} if isinstance(post, dict) else None
 
     def final_metrics(self, predict: PredictFn) -> dict[str, Any]:
         """The INT8 model on the held-out test subjects (never used by the gate or for training)."""
