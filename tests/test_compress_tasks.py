@@ -15,9 +15,11 @@ import torch
 from compress.paths import REPO_ROOT
 from compress.stages.common import torch_predict
 from compress.tasks import TASK_NAMES, create_task
+from compress.tasks.planes import OPTIONS as PLANES_OPTIONS
 from edge.errors import ConfigError, ModelError
 
-NEEDS = {"planes": REPO_ROOT / "runs" / "planes" / "cache.npz", "biometry": REPO_ROOT / "runs" / "biometry" / "cache"}
+NEEDS = {"planes": REPO_ROOT / "runs" / "planes" / f"cache_n{PLANES_OPTIONS['n_aug']}.npz",
+         "biometry": REPO_ROOT / "runs" / "biometry" / "cache"}
 OPTIONS = {"toy": {"n_images": 24}, "biometry": {"teacher_pool": 0, "eval_limit": 6}, "planes": {}}
 
 

@@ -40,11 +40,12 @@ def _key(records: list[PlaneRecord], n_aug: int) -> str:
 
 
 def prepare(data_dir: Path, out: Path, n_aug: int, hc18_images: int) -> PlaneData:
-    """Records + the view/feature cache (built once, rebuilt when the records or n_aug change)."""
+    """Records + the view/feature cache, one per n_aug (`out/cache_n<n_aug>.npz`, built once, rebuilt only
+    when the records change), so runs with other settings (a test, an older config) never overwrite it."""
     records = load_records(data_dir, hc18_images)
     dev, held = split_dev_heldout(records)
     npz = data_dir / "peers" / "sononet" / "SonoNet16.npz"
-    cache_path, key_path = out / "cache.npz", out / "cache.key"
+    cache_path, key_path = out / f"cache_n{n_aug}.npz", out / f"cache_n{n_aug}.key"
     key = _key(records, n_aug)
     if cache_path.is_file() and key_path.is_file() and key_path.read_text().strip() == key:
         cache = ViewCache.load(cache_path)

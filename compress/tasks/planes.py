@@ -21,7 +21,7 @@ from compress.tasks import TASKS
 from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
 from edge.errors import ConfigError, ModelError
 
-OPTIONS = {"cache_dir": "runs/planes", "n_aug": 15, "hc18_images": 80,
+OPTIONS = {"cache_dir": "runs/planes", "n_aug": 40, "hc18_images": 80,
            "calibration_params_from": "edge/models/plane-cls/manifest.json", "target_accuracy": 0.97}
 
 
