@@ -174,7 +174,8 @@ class PlanesTask(TaskAdapter):
         if src.is_file():
             params = json.loads(src.read_text(encoding="utf-8")).get("calibration_params")
             if isinstance(params, dict) and {"temperature", "unknown_threshold"} <= set(params):
-                return {"calibration_params": {**params, "source": f"inherited from {src.name} of the shipped plane-cls"}}
+                rel = src.relative_to(REPO_ROOT) if src.is_relative_to(REPO_ROOT) else src
+                return {"calibration_params": {**params, "source": f"from {rel} (train-planes' CV calibration)"}}
         idx = self.clean_dev
         from compress.planes.distill import standardise
 
