@@ -54,6 +54,20 @@ def onnx_params(path: Path) -> int:
     return int(sum(np.prod(t.dims) for t in onnx.load(str(path)).graph.initializer))
 
 
+def _row(name: str, path: Path, sess: ort.InferenceSession, xs: list[np.ndarray], macs: int, y: np.ndarray,
+         runs: int, sononet: bool = False) -> tuple:
+    """(name, input, params, MMAC, MB, median ms, p95 ms, acc, macro-F1) of one model on the held-out frames."""
+    probs = []
+    for x in xs:
+        z = sess.run(None, {"input": x})[0][0]
+        p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        probs.append(to_planes(sononet_to_model_classes(p, SONONET_CLASSES) if sononet else p))
+    med, p95 = latency_ms(sess, xs[-1], runs)
+    m = classification_metrics(y, np.stack(probs))
+    return (name, "x".join(map(str, xs[-1].shape[2:])), onnx_params(path), macs / 1e6, path.stat().st_size / 1e6,
+            med, p95, m["accuracy"], m["macro_f1"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=300)
@@ -65,38 +79,30 @@ def main() -> None:
     sononet = load_sononet16(data / "peers" / "sononet" / "SonoNet16.npz")
     if not sn_path.is_file():
         export_onnx(sononet, sn_path, (224, 288))
-    manifest = load_manifest(shipped_model_dir("plane-cls"))
-    st_sess, sn_sess = session(manifest.model_path), session(sn_path)
-
+    bundle = load_manifest(shipped_model_dir("plane-cls"))
+    variants = {p: bundle.variant(p) for p in bundle.variants} or {"model": bundle}  # e.g. int8, fp32
+    sn_sess = session(sn_path)
     records = load_records(data)
     _, held = split_dev_heldout(records)
     y = np.array([records[i].plane_idx for i in held])
-    p_st, p_sn, x_st, x_sn = [], [], None, None
-    for i in held:
-        gray = read_gray(records[i].path)
-        x_st = preprocess(gray, manifest.preprocessing).tensor
-        x_sn = sononet_input(gray)
-        z = st_sess.run(None, {"input": x_st})[0][0]
-        p_st.append(to_planes(np.exp(z - z.max()) / np.exp(z - z.max()).sum()))
-        z = sn_sess.run(None, {"input": x_sn})[0][0]
-        p_sn.append(to_planes(sononet_to_model_classes(np.exp(z - z.max()) / np.exp(z - z.max()).sum(),
-                                                       SONONET_CLASSES)))
+    grays = [read_gray(records[i].path) for i in held]
     rows = []
-    for name, path, sess, x, probs, macs in [
-        ("plane-cls student", manifest.model_path, st_sess, x_st, p_st, count_macs(build_student())),
-        ("SonoNet-16 (mapped)", sn_path, sn_sess, x_sn, p_sn, count_macs(sononet, (224, 288))),
-    ]:
-        med, p95 = latency_ms(sess, x, args.runs)
-        m = classification_metrics(y, np.stack(probs))
-        rows.append((name, "x".join(map(str, x.shape[2:])), onnx_params(path), macs / 1e6,
-                     path.stat().st_size / 1e6, med, p95, m["accuracy"], m["macro_f1"]))
+    for precision, manifest in variants.items():
+        sess = session(manifest.model_path)
+        xs = [preprocess(g, bundle.preprocessing).tensor for g in grays]
+        rows.append(_row(f"plane-cls student {precision}", manifest.model_path, sess, xs,
+                         count_macs(build_student()), y, args.runs))
+    xs = [sononet_input(g) for g in grays]
+    rows.append(_row("SonoNet-16 (mapped)", sn_path, sn_sess, xs, count_macs(sononet, (224, 288)), y, args.runs,
+                     sononet=True))
     print(f"held-out frames: {len(held)}; onnxruntime {ort.__version__}, CPU, 2 threads, batch 1, {args.runs} runs")
     print(f"{'model':22s} {'input':>8s} {'params':>9s} {'MMAC':>8s} {'MB':>6s} {'med ms':>7s} {'p95 ms':>7s} "
           f"{'acc':>6s} {'mF1':>6s}")
     for r in rows:
         print(f"{r[0]:22s} {r[1]:>8s} {r[2]:9d} {r[3]:8.1f} {r[4]:6.2f} {r[5]:7.3f} {r[6]:7.3f} "
               f"{r[7]:6.3f} {r[8]:6.3f}")
-    print(f"speed-up student vs SonoNet-16 (median): {rows[1][5] / rows[0][5]:.1f}x")
+    for r in rows[:-1]:
+        print(f"speed-up {r[0]} vs SonoNet-16 (median): {rows[-1][5] / r[5]:.1f}x")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ def _targets(report: dict) -> str:
             "<= 2 ms per frame: see Speed.")
 
 
-def write_card(directory: Path, report: dict, manifest: dict, bench: str | None) -> Path:
+def write_card(directory: Path, report: dict, manifest: dict, bench: str | None, schedules: str) -> Path:
+    """MODEL_CARD.md from the measured report; `schedules` says how the CV / LOCO students were trained."""
     cal = manifest.get("calibration_params", {})
     prov = manifest.get("provenance", {})
     ho = report["heldout_african"]["student"]
@@ -55,7 +56,9 @@ the brain probability is the sum of the sub-planes. See docs/planes.md.
 
 **Network.** PlaneNet-S (`compress/nets/plane_student.py`): depthwise-separable CNN, gray 112x144 input
 (centre crop to the 7:9 aspect, area resize, per-image standardisation - all in manifest.json),
-~0.19 M parameters, ~10 M multiply-accumulates, ONNX opset 17, fp32.
+~0.19 M parameters, ~11 M multiply-accumulates, ONNX opset 17. model.onnx is the INT8 QDQ graph,
+model_fp32.onnx the float one (onnxruntime on a CPU runs the float one by default: it is faster there).
+How the bundle was compressed (distil, export, INT8, each gated): report.md in this directory.
 
 **Training.** {prov.get('training_data')}. Held-out: {prov.get('split')}. Teacher: {prov.get('teacher')}
 (SonoNet-16 weights: Baumgartner et al. 2017, Apache-2.0). Distillation: {prov.get('distillation')},
@@ -72,8 +75,7 @@ before / after temperature scaling; coverage = share of frames answered at the t
 
 Held-out African patients, student: macro-F1 {ho['macro_f1']:.3f} on {ho['n']} images (target >= 0.95).
 Leave-one-country-out macro-F1 by country: {_by_country(report.get('loco_by_country', {}))}.
-CV and LOCO students were trained on short schedules (<= 7.5 and <= 3.5 CPU-minutes per fold, against
-58 for the shipped one: the 2-core CPU was shared); their numbers understate the shipped student.
+{schedules}; their numbers understate the shipped student.
 The held-out set has no Malawi patient (hash split); LOCO covers Malawi.
 
 **Targets.** {_targets(report)}
