@@ -116,7 +116,10 @@ class Manifest:
 
     def variant(self, precision: str | None) -> Manifest:
         """This manifest with the `precision` graph as its model file (None: the bundle's model_file).
-        ModelError naming the graphs the bundle has when it ships no such variant."""
+        ModelError naming the graphs the bundle has when it ships no such variant. "auto": the float graph
+        when the bundle has one (faster than INT8 QDQ on onnxruntime CPUs), else the model_file."""
+        if precision == "auto":
+            precision = "fp32" if "fp32" in self.variants else None
         if precision is None or precision == self.precision:
             return self
         if precision not in self.variants:

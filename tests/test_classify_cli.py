@@ -69,3 +69,22 @@ def test_empty_folder_is_an_input_error(tmp_path: Path) -> None:
 def test_bad_model_dir_is_a_model_error(folder: Path, tmp_path: Path) -> None:
     res = classify(str(folder), "--model", str(tmp_path / "none"))
     assert res.returncode == 4 and "plane-cls" not in res.stdout
+
+
+def test_precision_picks_the_graph_and_both_agree(folder: Path) -> None:
+    """Default (auto) runs the FP32 graph, --precision int8 the QDQ model.onnx; each line names the graph
+    that ran, and the two give the same plane on the real frames."""
+    from edge.manifest import load_manifest
+    from edge.models import shipped_model_dir
+
+    man = load_manifest(shipped_model_dir("plane-cls"))
+    rows = {}
+    for precision in ("auto", "int8"):
+        res = classify(str(folder), "--json", "--precision", precision)
+        assert res.returncode == 0, res.stderr
+        lines = [json.loads(line) for line in res.stdout.splitlines()]
+        rows[precision] = [r for r in lines if Path(r["file"]).name.startswith("a_")]
+    assert len(rows["auto"]) == 3
+    assert {r["model"]["sha256"] for r in rows["auto"]} == {man.files[man.variants["fp32"]]["sha256"]}
+    assert {r["model"]["sha256"] for r in rows["int8"]} == {man.files["model.onnx"]["sha256"]}
+    assert [r["plane"] for r in rows["auto"]] == [r["plane"] for r in rows["int8"]]

@@ -70,3 +70,19 @@ def test_truncated_model_is_bad_model(capsys, tmp_path, held_out):
     (bundle / "model.onnx").write_bytes(data[: len(data) // 3])
     code, out = _run(capsys, held_out.image_path, "--pixel-size", held_out.pixel_mm, "--model", bundle, "--json")
     assert code == 4 and "truncated" in out["reason"]
+
+
+def test_precision_picks_the_graph_and_the_json_names_it(capsys, held_out):
+    """Default (auto): the bundle's FP32 graph, faster on a CPU; --precision int8: the QDQ model.onnx. The
+    model sha256 in the output is the graph that ran, and both graphs agree on HC to within 2 %."""
+    from edge.manifest import load_manifest
+
+    man = load_manifest(shipped_model_dir("head-seg"))
+    runs = {}
+    for precision in ("auto", "int8"):
+        code, out = _run(capsys, held_out.image_path, "--pixel-size", held_out.pixel_mm, "--precision", precision)
+        assert code == 0
+        runs[precision] = out
+    assert runs["auto"]["model"]["sha256"] == man.files[man.variants["fp32"]]["sha256"]
+    assert runs["int8"]["model"]["sha256"] == man.files["model.onnx"]["sha256"] != runs["auto"]["model"]["sha256"]
+    assert runs["int8"]["hc_mm"] == pytest.approx(runs["auto"]["hc_mm"], rel=0.02)

@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="head-seg", help="shipped model name or bundle directory (default head-seg)")
     p.add_argument("--ga-method", default=DEFAULT_GA_METHOD, help=f"GA formula (default {DEFAULT_GA_METHOD})")
     p.add_argument("--threads", type=int, default=2, help="inference threads")
+    p.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                   help="which graph of the bundle runs (auto: fp32 when the bundle has it, faster on a CPU)")
     p.set_defaults(func=run)
 
 
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     pixel_mm = check_pixel_size(args.pixel_size)
     frame = read_gray(args.image)
-    segmenter = HeadSegmenter(args.model, threads=args.threads)
+    segmenter = HeadSegmenter(args.model, threads=args.threads, precision=args.precision)
     verdict = check_frame(frame)
     if not verdict.ok:
         result = no_measurement(f"frame refused: {verdict.reason}", segmenter.ref)

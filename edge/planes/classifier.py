@@ -56,8 +56,9 @@ class PlaneClassifier:
     """classify(frame gray (H,W) or BGR (H,W,3) uint8) -> PlanePrediction."""
 
     def __init__(self, model: str | Path | LoadedModel = DEFAULT_MODEL, threads: int = 2,
-                 unknown_threshold: float | None = None) -> None:
-        self.model = model if isinstance(model, LoadedModel) else load_model(model, threads=threads)
+                 unknown_threshold: float | None = None, precision: str | None = None) -> None:
+        self.model = (model if isinstance(model, LoadedModel)
+                      else load_model(model, precision=precision, threads=threads))
         m = self.model.manifest
         if tuple(m.class_names) != MODEL_CLASSES:
             raise ModelError(f"{m.directory}: class names {list(m.class_names)} are not the plane model "
