@@ -64,26 +64,25 @@ def manifest_dict(cfg: PipelineConfig, task: TaskAdapter, state: dict[str, Any],
     }
 
 
-def stages_run(cfg: PipelineConfig) -> list[str]:
-    """What was done to the student, in order, as the config says (a stage with no steps did nothing)."""
-    done = [f"distilled {cfg.distill.steps} steps" if cfg.distill.steps else "not distilled here (warm start as is)"]
+def _stages(cfg: PipelineConfig) -> list[tuple[str, str]]:
+    """(short, long) description of what was done to the student, in order, as the config says."""
+    out = [(f"distilled {cfg.distill.steps} steps", "logit distillation from the teacher into a smaller student")
+           if cfg.distill.steps else
+           ("not distilled here (warm start as is)", "the warm-start student taken as is (distillation steps: 0; "
+                                                      "the distill stage only gates it against the teacher)")]
     if cfg.prune.enabled:
-        done.append("pruned")
-    return done + ["INT8 PTQ"]
+        out.append(("pruned", "structured channel pruning (torch-pruning) with distillation fine-tuning"))
+    return out + [("INT8 PTQ", "ONNX export (opset 17), INT8 post-training quantisation to an explicit QDQ graph "
+                               "(symmetric, int8 zero points, per-channel weights) calibrated on real training frames")]
+
+
+def stages_run(cfg: PipelineConfig) -> list[str]:
+    """What was done to the student, in order (a stage with no steps or switched off did nothing)."""
+    return [short for short, _ in _stages(cfg)]
 
 
 def _how_made(cfg: PipelineConfig) -> str:
-    parts = []
-    if cfg.distill.steps:
-        parts.append("logit distillation from the teacher into a smaller student")
-    else:
-        parts.append("the warm-start student taken as is (distillation steps: 0; the distill stage only gates it "
-                     "against the teacher)")
-    if cfg.prune.enabled:
-        parts.append("structured channel pruning (torch-pruning) with distillation fine-tuning")
-    parts.append("ONNX export (opset 17), INT8 post-training quantisation to an explicit QDQ graph (symmetric, "
-                 "int8 zero points, per-channel weights) calibrated on real training frames")
-    return ", ".join(parts) + ". Every stage passed its accuracy budget."
+    return ", ".join(long for _, long in _stages(cfg)) + ". Every stage passed its accuracy budget."
 
 
 def model_card(cfg: PipelineConfig, task: TaskAdapter, report_md: str) -> str:
