@@ -16,13 +16,13 @@ import numpy as np
 from edge.biometry.measure import measure_head, no_measurement
 from edge.biometry.segment import HeadSegmenter
 from edge.manifest import ModelRef
+from edge.models import load_model
 from edge.planes.classifier import SUBPLANE_MIN_SHARE, PlaneClassifier, PlanePrediction
 from edge.planes.smoothing import NO_PLANE, PlaneSmoother, StablePlane
 from edge.planes.taxonomy import BRAIN
 from edge.results import Measurement
 from edge.settings.backend import BackendSettings
 from edge.settings.pipeline import PipelineSettings
-from edge.models import load_model
 
 log = logging.getLogger(__name__)
 HEAD_PLANE = BRAIN
