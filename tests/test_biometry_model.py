@@ -98,3 +98,21 @@ def test_evaluate_with_reference_masks_is_near_perfect(hc18_dir):
     m = evaluate(oracle, "test", hc18_dir, limit=6)
     assert m["n_images"] == 6 and m["no_answer"] == 0
     assert m["dice_mean"] > 0.99 and m["hc_mae_mm"] < 0.3 and m["bpd_mae_mm"] < 0.5
+
+
+def test_distance_weights_grow_with_distance_from_the_true_outline():
+    from compress.biometry.train import dice_bce, distance_weights
+
+    mask = torch.zeros(1, 1, 40, 60)
+    mask[..., 10:30, 15:45] = 1.0
+    w = distance_weights(mask, extra=3.0, cap_px=8.0)
+    assert w[0, 0, 10, 30] == pytest.approx(1.0)            # on the outline
+    assert w[0, 0, 20, 30] > w[0, 0, 12, 30] > 1.0          # deeper inside weighs more
+    assert w.max() == pytest.approx(4.0)                    # 1 + extra, reached at the cap
+    # a leak 6 px past the outline costs more than the same number of wrong pixels right at the edge
+    logits = torch.where(mask > 0.5, 6.0, -6.0)
+    leak, edge = logits.clone(), logits.clone()
+    leak[..., 10:30, 50:52] = 6.0          # 2 columns, 5-6 px outside
+    edge[..., 10:30, 45:47] = 6.0          # 2 columns, 0-1 px outside
+    assert dice_bce(leak, mask, w) > dice_bce(edge, mask, w)
+    assert dice_bce(leak, mask) == pytest.approx(dice_bce(edge, mask).item(), rel=1e-4)

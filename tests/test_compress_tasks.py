@@ -13,12 +13,13 @@ import pytest
 import torch
 
 from compress.paths import REPO_ROOT
+from compress.planes.workflow import cache_paths
 from compress.stages.common import torch_predict
 from compress.tasks import TASK_NAMES, create_task
 from compress.tasks.planes import OPTIONS as PLANES_OPTIONS
 from edge.errors import ConfigError, ModelError
 
-NEEDS = {"planes": REPO_ROOT / "runs" / "planes" / f"cache_n{PLANES_OPTIONS['n_aug']}.npz",
+NEEDS = {"planes": cache_paths(REPO_ROOT / "runs" / "planes", PLANES_OPTIONS["n_aug"])[0],
          "biometry": REPO_ROOT / "runs" / "biometry" / "cache"}
 OPTIONS = {"toy": {"n_images": 24}, "biometry": {"teacher_pool": 0, "eval_limit": 6}, "planes": {}}
 

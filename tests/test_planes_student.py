@@ -100,3 +100,12 @@ def test_feature_hint_teaches_the_student_what_the_labels_do_not() -> None:
         assert set(student.state_dict()) == set(build_student(0.5).state_dict())
         r2[weight] = _readout_r2(student, images, feats)
     assert r2[1.0] > 0.8 and r2[1.0] > r2[0.0] + 0.04, r2  # measured 0.88 vs 0.79
+
+
+def test_view_cache_is_named_by_view_count_and_student_input_size(tmp_path: Path) -> None:
+    from compress.planes.workflow import cache_paths
+
+    npz, key = cache_paths(tmp_path, 40)
+    assert npz.parent == tmp_path and npz.name == f"cache_n40_{INPUT_HW[0]}x{INPUT_HW[1]}.npz"
+    assert key.with_suffix(".npz") == npz
+    assert cache_paths(tmp_path, 15)[0] != npz   # a test's small cache never overwrites the real one

@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-minutes", type=float, default=25.0, help="wall budget per network")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--init", type=Path, default=None, help="start the student from this checkpoint (fine-tune)")
+    p.add_argument("--boundary-weight", type=float, default=0.0,
+                   help="extra loss weight on pixels far from the true outline, reached at 8 model px (0: off)")
     p.add_argument("--tag", default="", help="checkpoint name suffix, e.g. _ft -> student_ft.pt")
     p.set_defaults(func=run)
 
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--epochs ({args.epochs}) and --batch ({args.batch}) must be >= 1")
     data = require_data_dir(args.data, "hc18")
     common = dict(data=data, out=args.out, batch=args.batch, lr=args.lr, max_minutes=args.max_minutes,
-                  threads=args.threads, width_mult=args.width_mult)
+                  threads=args.threads, width_mult=args.width_mult, boundary_weight=args.boundary_weight)
     if args.role in ("teacher", "both"):
         s = train(TrainConfig(role="teacher", epochs=args.teacher_epochs or args.epochs, **common))
         print(json.dumps({"role": "teacher", "best_val_dice": s["best_val_dice"], "params": s["params"]}))

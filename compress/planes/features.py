@@ -15,12 +15,13 @@ import numpy as np
 import torch
 
 from compress.data.planes import PlaneRecord
+from compress.nets.plane_student import INPUT_HW
 from compress.nets.sononet import SonoNet16
 from compress.planes.augment import augment_view, clean_view, student_view
 from edge.imageio import read_gray
 
 log = logging.getLogger(__name__)
-STUDENT_HW = (112, 144)
+STUDENT_HW = INPUT_HW
 FEATURE_DIM = 128 + 128 + 64 + 14
 
 

@@ -16,7 +16,7 @@ from compress.nets.plane_student import PlaneStudent, build_student
 from compress.planes.crossval import FoldPredictions, run_folds, view_labels
 from compress.planes.distill import DistillConfig, train_student
 from compress.planes.evaluate import choose_threshold, fit_temperature, softmax
-from compress.planes.features import ViewCache, build_cache
+from compress.planes.features import STUDENT_HW, ViewCache, build_cache
 from compress.planes.teacher import TEACHER_CHECKPOINT, TeacherHead, head_logits, save_teacher, train_head
 from edge.planes.taxonomy import to_planes
 
@@ -32,20 +32,27 @@ class PlaneData:
     sononet_npz: Path
 
 
+def cache_paths(out: Path, n_aug: int) -> tuple[Path, Path]:
+    """The view cache and its key file for `n_aug` views per image at the student's input size."""
+    stem = f"cache_n{n_aug}_{STUDENT_HW[0]}x{STUDENT_HW[1]}"
+    return out / f"{stem}.npz", out / f"{stem}.key"
+
+
 def _key(records: list[PlaneRecord], n_aug: int) -> str:
-    h = hashlib.sha256(f"n_aug={n_aug}".encode())
+    h = hashlib.sha256(f"n_aug={n_aug};hw={STUDENT_HW}".encode())
     for r in records:
         h.update(f"{r.path.name}|{r.plane}|{r.brain_plane}|{r.patient}|{r.heldout}".encode())
     return h.hexdigest()
 
 
 def prepare(data_dir: Path, out: Path, n_aug: int, hc18_images: int) -> PlaneData:
-    """Records + the view/feature cache, one per n_aug (`out/cache_n<n_aug>.npz`, built once, rebuilt only
-    when the records change), so runs with other settings (a test, an older config) never overwrite it."""
+    """Records + the view/feature cache, one per n_aug and student input size (`cache_paths`; built once,
+    rebuilt only when the records change), so runs with other settings (a test, an older config) never
+    overwrite it."""
     records = load_records(data_dir, hc18_images)
     dev, held = split_dev_heldout(records)
     npz = data_dir / "peers" / "sononet" / "SonoNet16.npz"
-    cache_path, key_path = out / f"cache_n{n_aug}.npz", out / f"cache_n{n_aug}.key"
+    cache_path, key_path = cache_paths(out, n_aug)
     key = _key(records, n_aug)
     if cache_path.is_file() and key_path.is_file() and key_path.read_text().strip() == key:
         cache = ViewCache.load(cache_path)
