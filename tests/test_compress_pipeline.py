@@ -147,3 +147,29 @@ def test_rerunning_a_stage_forgets_later_outcomes(tmp_path: Path, smoke_run, dat
     run_stages(replace(cfg, work_dir=work), data_dir, ("export",), progress=False, write=False, task=toy)
     outcomes = json.loads((work / "state.json").read_text())["outcomes"]
     assert set(outcomes) == {"distill", "prune", "export"}, "the old quantize outcome must not survive"
+
+
+def test_a_labels_only_student_goes_through_without_a_teacher(tmp_path: Path, smoke_run, data_dir: Path,
+                                                              toy: ToyTask) -> None:
+    from compress.pipeline.config import parse_pipeline_config
+    from edge.errors import ConfigError
+    from edge.config import read_yaml
+
+    raw = read_yaml(SMOKE, "pipeline config", "")
+    raw["teacher"] = {"enabled": False}
+    with pytest.raises(ConfigError, match="distill.steps: 0, prune.enabled: false and a student.checkpoint"):
+        parse_pipeline_config(raw)      # distillation and pruning learn from the teacher
+    student = tmp_path / "student.pt"
+    torch.save(toy.build_student(0.5).state_dict(), student)
+    raw.update(student={"width_mult": 0.5, "checkpoint": str(student)}, distill={"steps": 0},
+               prune={"enabled": False}, output=str(tmp_path / "bundle"), work_dir=str(tmp_path / "work"))
+    cfg = parse_pipeline_config(raw)
+    run_stages(cfg, data_dir, progress=False, task=toy)
+    report = json.loads((cfg.output / "report.json").read_text())
+    assert [r["stage"] for r in report["rows"]] == ["distill", "export", "quantize"]   # no teacher row
+    assert report["rows"][0]["label"] == "student (trained on labels alone, no teacher)"
+    assert report["macs_reduction_vs_teacher"] is None
+    man = load_manifest(cfg.output)
+    assert "no teacher" in man.raw["provenance"]["source_checkpoint"]
+    assert "teacher.macro_f1" not in man.raw["metrics"]
+    assert "Teacher checkpoint: none" in (cfg.output / "MODEL_CARD.md").read_text()

@@ -55,7 +55,7 @@ def manifest_dict(cfg: PipelineConfig, task: TaskAdapter, state: dict[str, Any],
         "preprocessing": info.preprocessing,
         "calibration": state["values"].get("calibration"),
         "provenance": {"training_data": info.training_data, "split": info.split,
-                       "source_checkpoint": cfg.teacher.checkpoint or f"teacher trained {cfg.teacher.train_steps} steps",
+                       "source_checkpoint": _source(cfg),
                        "student": f"width_mult {cfg.student.width_mult}, {', '.join(stages_run(cfg))}",
                        "pipeline_config": str(cfg.source) if cfg.source else None,
                        "git_commit": _git_commit(cfg.base)},
@@ -64,12 +64,22 @@ def manifest_dict(cfg: PipelineConfig, task: TaskAdapter, state: dict[str, Any],
     }
 
 
+def _source(cfg: PipelineConfig) -> str:
+    if not cfg.teacher.enabled:
+        return f"student {cfg.student.checkpoint} (no teacher)"
+    return cfg.teacher.checkpoint or f"teacher trained {cfg.teacher.train_steps} steps"
+
+
 def _stages(cfg: PipelineConfig) -> list[tuple[str, str]]:
     """(short, long) description of what was done to the student, in order, as the config says."""
-    out = [(f"distilled {cfg.distill.steps} steps", "logit distillation from the teacher into a smaller student")
-           if cfg.distill.steps else
-           ("not distilled here (warm start as is)", "the warm-start student taken as is (distillation steps: 0; "
-                                                      "the distill stage only gates it against the teacher)")]
+    if not cfg.teacher.enabled:
+        out = [("trained on labels alone, no teacher", "the warm-start student trained on the labels alone, taken "
+                                                       "as is (no teacher: no distillation, no teacher gate)")]
+    else:
+        out = [(f"distilled {cfg.distill.steps} steps", "logit distillation from the teacher into a smaller student")
+               if cfg.distill.steps else
+               ("not distilled here (warm start as is)", "the warm-start student taken as is (distillation steps: 0; "
+                                                          "the distill stage only gates it against the teacher)")]
     if cfg.prune.enabled:
         out.append(("pruned", "structured channel pruning (torch-pruning) with distillation fine-tuning"))
     return out + [("INT8 PTQ", "ONNX export (opset 17), INT8 post-training quantisation to an explicit QDQ graph "
@@ -90,7 +100,7 @@ def model_card(cfg: PipelineConfig, task: TaskAdapter, report_md: str) -> str:
     return (f"# {info.model_name} {cfg.version} (INT8, compressed by `fetal-compress pipeline`)\n\n"
             f"Task: {info.task}; input {list(info.input_shape)}; output {info.output_kind}.\n"
             f"Trained on: {info.training_data}; validation split: {info.split}.\n"
-            f"Teacher checkpoint: {cfg.teacher.checkpoint}; config: {cfg.source}.\n\n"
+            f"Teacher checkpoint: {cfg.teacher.checkpoint if cfg.teacher.enabled else 'none'}; config: {cfg.source}.\n\n"
             f"How it was made: {_how_made(cfg)}\n\n"
             f"{report_md}\nManifest metrics: top level = the shipped INT8 model (on `metrics.eval_split` when "
             "given, else the gate's validation split); `<stage>.<metric>` = after each stage, on the validation "

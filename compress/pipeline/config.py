@@ -20,8 +20,9 @@ TOP_KEYS = {"task", "task_options", "data_dir", "output", "work_dir", "version",
 
 @dataclass(frozen=True)
 class TeacherSettings:
-    checkpoint: str | None = None  # required unless train_steps > 0 (smoke runs only)
+    checkpoint: str | None = None  # required unless train_steps > 0 (smoke runs only) or enabled is false
     train_steps: int = 0
+    enabled: bool = True           # false: a student trained on labels alone goes through without a teacher
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,13 @@ def _budget(d: Mapping[str, Any], section: str, default: float) -> float:
 
 
 def _teacher(d: Any) -> TeacherSettings:
-    d = check_keys(d, "teacher", {"checkpoint", "train_steps"})
-    s = TeacherSettings(typed(d, "teacher", "checkpoint", str), typed(d, "teacher", "train_steps", int, 0, lo=0))
+    d = check_keys(d, "teacher", {"checkpoint", "train_steps", "enabled"})
+    s = TeacherSettings(typed(d, "teacher", "checkpoint", str), typed(d, "teacher", "train_steps", int, 0, lo=0),
+                        typed(d, "teacher", "enabled", bool, True))
+    if not s.enabled:
+        if s.checkpoint is not None or s.train_steps:
+            raise ConfigError("teacher.enabled: false conflicts with teacher.checkpoint / teacher.train_steps")
+        return s
     if s.checkpoint is None and s.train_steps == 0:
         raise ConfigError("teacher: give teacher.checkpoint (a trained teacher's .pt file); "
                           "teacher.train_steps > 0 trains one from scratch and is meant for smoke runs only")
@@ -187,13 +193,18 @@ def parse_pipeline_config(raw: Any, source: Path | None = None, base: Path | Non
         return None if v is None else (base / v if not Path(v).is_absolute() else Path(v))
 
     version = str(raw.get("version", "1.0.0"))
-    return PipelineConfig(task=task, output=path("output"), work_dir=path("work_dir"), data_dir=path("data_dir"),
+    cfg = PipelineConfig(task=task, output=path("output"), work_dir=path("work_dir"), data_dir=path("data_dir"),
                           task_options=dict(options), version=version,
                           seed=typed(raw, where, "seed", int, 0), threads=typed(raw, where, "threads", int, 1, lo=1, hi=64),
                           teacher=_teacher(raw.get("teacher")), student=_student(raw.get("student")),
                           distill=_distill(raw.get("distill")), prune=_prune(raw.get("prune")),
                           export=_export(raw.get("export")), quantize=_quantize(raw.get("quantize")), source=source,
                           base=base)
+    if not cfg.teacher.enabled and (cfg.distill.steps or cfg.prune.enabled or not cfg.student.checkpoint):
+        raise ConfigError(f"{where}: teacher.enabled: false needs distill.steps: 0, prune.enabled: false and a "
+                          "student.checkpoint (a student trained on the labels alone); distillation and pruning's "
+                          "fine-tuning learn from the teacher")
+    return cfg
 
 
 def load_pipeline_config(path: str | Path) -> PipelineConfig:

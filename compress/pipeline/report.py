@@ -26,7 +26,10 @@ def build_report(state: dict[str, Any], metric: str, task: str) -> dict[str, Any
             prof = dict(o["profile"])
             prof.setdefault("params", last_params)
             prof.setdefault("macs", last_macs)
-            if key == "distill" and not (o.get("notes") or {}).get("steps", 1):
+            notes = o.get("notes") or {}
+            if key == "distill" and "teacher" in notes and notes["teacher"] is None:
+                label = "student (trained on labels alone, no teacher)"
+            elif key == "distill" and not notes.get("steps", 1):
                 label = "student (warm start, 0 distillation steps)"
             row = {"stage": key, "label": label, **prof, "metric": o["value"],
                    "gate": {"reference": o["reference_name"], "worse_by": round(o["worse_by"], 4),
@@ -57,8 +60,8 @@ def report_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {r['label']} | {_fmt(r.get('params'), ',')} | {_fmt((r.get('macs') or 0) / 1e6, '.2f')} | "
                      f"{_fmt((r.get('onnx_bytes') or 0) / 1024, '.1f')} | {_fmt(r.get('latency_median_ms'), '.2f')} | "
                      f"{_fmt(r.get('latency_p95_ms'), '.2f')} | {_fmt(r.get('metric'), '.3f')} | {gate} | {ok} |")
-    lines += ["", f"MACs reduction vs teacher: {report['macs_reduction_vs_teacher']}x; "
-              f"stage time {report['total_seconds']} s.",
+    t = report["macs_reduction_vs_teacher"]
+    lines += ["", f"MACs reduction vs teacher: {f'{t}x' if t else 'no teacher'}; stage time {report['total_seconds']} s.",
               "Latency: onnxruntime CPU, batch 1, 2 threads, 50 runs after 5 warm-up runs, on the machine that ran "
               "the pipeline."]
     for r in report["rows"]:

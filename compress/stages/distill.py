@@ -50,9 +50,26 @@ def teacher_model(ctx: StageContext) -> nn.Module:
     return teacher.eval()
 
 
+def _without_teacher(ctx: StageContext, t0: float) -> StageOutcome:
+    """teacher.enabled false: the warm-start student (trained on labels alone) goes on as it is; nothing to
+    compare it with, so the gate is against itself (the config check guarantees 0 steps and no pruning)."""
+    task, info = ctx.task, ctx.task.info
+    student = task.build_student(ctx.cfg.student.width_mult)
+    load_state_into(student, ctx.cfg.resolve(ctx.cfg.student.checkpoint), "student")
+    save_module(student, ctx.work.path("distill"))
+    metrics = task.evaluate(torch_predict(student))
+    value = metrics[info.metric]
+    return StageOutcome("distill", info.metric, "none (no teacher)", value, value, 0.0, ctx.cfg.distill.budget,
+                        metrics, profile_torch(student, info.input_shape),
+                        {"steps": 0, "teacher": None, "width_mult": ctx.cfg.student.width_mult},
+                        time.perf_counter() - t0)
+
+
 @STAGES.register("distill")
 def run(ctx: StageContext) -> StageOutcome:
     t0 = time.perf_counter()
+    if not ctx.cfg.teacher.enabled:
+        return _without_teacher(ctx, t0)
     cfg, task, info = ctx.cfg.distill, ctx.task, ctx.task.info
     teacher = teacher_model(ctx)
     for p in teacher.parameters():
