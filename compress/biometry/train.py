@@ -49,8 +49,9 @@ class TrainConfig:
 
 
 def distance_weights(target: torch.Tensor, extra: float, cap_px: float) -> torch.Tensor:
-    """1 + extra * min(distance to the true outline, cap) / cap per pixel: a mask that leaks several pixels
-    past a faint skull costs more than one that is off by a pixel at the edge (the leaks drive HC error)."""
+    """Per-pixel BCE weight: 1 on the true outline, rising linearly with the distance from it to 1 + extra at
+    cap_px. A mask that leaks several pixels past a faint skull then costs more than one that is off by a pixel
+    at the edge (the leaks drive the HC error, docs/biometry.md)."""
     out = np.empty(target.shape, np.float32)
     for i, m in enumerate(target[:, 0].numpy() > 0.5):
         inside = m.astype(np.uint8)

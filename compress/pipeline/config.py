@@ -194,12 +194,12 @@ def parse_pipeline_config(raw: Any, source: Path | None = None, base: Path | Non
 
     version = str(raw.get("version", "1.0.0"))
     cfg = PipelineConfig(task=task, output=path("output"), work_dir=path("work_dir"), data_dir=path("data_dir"),
-                          task_options=dict(options), version=version,
-                          seed=typed(raw, where, "seed", int, 0), threads=typed(raw, where, "threads", int, 1, lo=1, hi=64),
-                          teacher=_teacher(raw.get("teacher")), student=_student(raw.get("student")),
-                          distill=_distill(raw.get("distill")), prune=_prune(raw.get("prune")),
-                          export=_export(raw.get("export")), quantize=_quantize(raw.get("quantize")), source=source,
-                          base=base)
+                         task_options=dict(options), version=version,
+                         seed=typed(raw, where, "seed", int, 0), threads=typed(raw, where, "threads", int, 1, lo=1, hi=64),
+                         teacher=_teacher(raw.get("teacher")), student=_student(raw.get("student")),
+                         distill=_distill(raw.get("distill")), prune=_prune(raw.get("prune")),
+                         export=_export(raw.get("export")), quantize=_quantize(raw.get("quantize")), source=source,
+                         base=base)
     if not cfg.teacher.enabled and (cfg.distill.steps or cfg.prune.enabled or not cfg.student.checkpoint):
         raise ConfigError(f"{where}: teacher.enabled: false needs distill.steps: 0, prune.enabled: false and a "
                           "student.checkpoint (a student trained on the labels alone); distillation and pruning's "
