@@ -116,3 +116,20 @@ def test_distance_weights_grow_with_distance_from_the_true_outline():
     edge[..., 10:30, 45:47] = 6.0          # 2 columns, 0-1 px outside
     assert dice_bce(leak, mask, w) > dice_bce(edge, mask, w)
     assert dice_bce(leak, mask) == pytest.approx(dice_bce(edge, mask).item(), rel=1e-4)
+
+
+def test_cross_validation_measures_every_dev_image_once_grouped_by_subject(hc18_dir, tmp_path):
+    from compress.biometry.crossval import run_cv, subject_fold
+    from compress.biometry.train import TrainConfig
+
+    cfg = TrainConfig(data=hc18_dir, out=tmp_path, role="student", epochs=1, batch=2, width_mult=0.25)
+    result = run_cv(cfg, folds=2, limit=5)
+    rows = result["rows"]
+    dev = {r.name: r for split in ("train", "val") for r in load_split(hc18_dir, split)[:5]}
+    assert sorted(row["name"] for row in rows) == sorted(dev)          # each dev image once, no test image
+    for row in rows:
+        assert row["fold"] == subject_fold(dev[row["name"]].subject, 2)   # a subject's images share a fold
+        assert row["hc_mm"] is not None or row["reason"]                # a number, or why not
+    s = result["summary"]
+    assert s["n_images"] == 10 and s["folds"] == 2
+    assert (tmp_path / "cv_k2.json").is_file() and (tmp_path / "student_cv1.pt").is_file()

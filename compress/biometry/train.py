@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from compress.biometry.dataset import PREPROCESSING, Augment, HC18SegDataset
 from compress.distill_loss import distillation_loss
@@ -86,25 +86,29 @@ def load_checkpoint(path: Path) -> torch.nn.Module:
     return model.eval()
 
 
-def train(cfg: TrainConfig) -> dict:
-    """Train one network; returns a summary dict (also written to `<out>/<role>_summary.json`)."""
+def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
+    """Train one network; returns a summary dict (also written to `<out>/<role><tag>_summary.json`).
+
+    Default: the train split, keeping the epoch with the best val Dice. `train_ds` given (cross-validation):
+    train on it and keep the last epoch, since no untouched images are left to choose a checkpoint with."""
     if cfg.role not in ROLES:
         raise ValueError(f"role {cfg.role!r} is not one of {ROLES}")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     cache = cfg.out / "cache"
-    train_ds = HC18SegDataset(cfg.data, "train", cache, augment=Augment(), seed=cfg.seed)
-    val_ds = HC18SegDataset(cfg.data, "val", cache)
+    val_loader = None
+    if train_ds is None:
+        train_ds = HC18SegDataset(cfg.data, "train", cache, augment=Augment(), seed=cfg.seed)
+        val_loader = DataLoader(HC18SegDataset(cfg.data, "val", cache), batch_size=16)
     loader = DataLoader(train_ds, batch_size=cfg.batch, shuffle=True, drop_last=True)
-    val_loader = DataLoader(val_ds, batch_size=16)
     model = build_teacher(cfg.teacher_base) if cfg.role == "teacher" else build_student(cfg.width_mult)
     if cfg.init is not None:
         model.load_state_dict(load_checkpoint(cfg.init).state_dict())
     teacher = load_checkpoint(cfg.teacher) if (cfg.role == "student" and cfg.teacher) else None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * len(loader), pct_start=0.1)
-    log.info("training %s (%d params) on %d train / %d val images, distil=%s", cfg.role, count_params(model),
-             len(train_ds), len(val_ds), teacher is not None)
+    log.info("training %s (%d params) on %d images, checkpoint by %s, distil=%s", cfg.role, count_params(model),
+             len(train_ds), "val Dice" if val_loader else "last epoch", teacher is not None)
     best, history, t0 = -1.0, [], time.time()
     cfg.out.mkdir(parents=True, exist_ok=True)
     for epoch in range(cfg.epochs):
@@ -123,12 +127,12 @@ def train(cfg: TrainConfig) -> dict:
             opt.step()
             sched.step()
             losses.append(loss.item())
-        vd = val_dice(model, val_loader)
+        vd = val_dice(model, val_loader) if val_loader is not None else float("nan")
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_dice": vd,
                         "minutes": (time.time() - t0) / 60})
         log.info("%s epoch %d loss %.4f val dice %.4f (%.1f min)", cfg.role, epoch, np.mean(losses), vd,
                  history[-1]["minutes"])
-        if vd > best:
+        if val_loader is None or vd > best:
             best = vd
             torch.save({"state_dict": model.state_dict(), "role": cfg.role, "width_mult": cfg.width_mult,
                         "base": cfg.teacher_base, "epoch": epoch, "val_dice": vd, "spec": PREPROCESSING},

@@ -9,23 +9,41 @@ from pathlib import Path
 from compress.paths import require_data_dir
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-biometry", help="train head segmentation (teacher, then distilled student) on HC18")
+def add_recipe_arguments(p: argparse.ArgumentParser, epochs: int = 20, width_mult: float = 1.0) -> None:
+    """The student training recipe, shared by train-biometry and cv-biometry."""
     p.add_argument("--data", type=Path, default=None, help="data folder holding hc18/ (default: $FETAL_EDGE_DATA)")
-    p.add_argument("--out", type=Path, default=Path("runs/biometry"), help="checkpoint folder")
-    p.add_argument("--role", choices=("teacher", "student", "both"), default="both")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--teacher-epochs", type=int, default=None, help="epochs for the teacher (default: --epochs)")
+    p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--width-mult", type=float, default=1.0, help="student width multiplier")
-    p.add_argument("--no-distill", action="store_true", help="train the student on labels only")
+    p.add_argument("--width-mult", type=float, default=width_mult, help="student width multiplier")
     p.add_argument("--max-minutes", type=float, default=25.0, help="wall budget per network")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--init", type=Path, default=None, help="start the student from this checkpoint (fine-tune)")
     p.add_argument("--boundary-weight", type=float, default=0.0,
                    help="extra loss weight on pixels far from the true outline, reached at 8 model px (0: off)")
     p.add_argument("--tag", default="", help="checkpoint name suffix, e.g. _ft -> student_ft.pt")
+
+
+def recipe_options(args: argparse.Namespace) -> dict:
+    """Checked TrainConfig keyword arguments from add_recipe_arguments' options."""
+    from edge.errors import ConfigError
+
+    if args.epochs < 1 or args.batch < 1:
+        raise ConfigError(f"--epochs ({args.epochs}) and --batch ({args.batch}) must be >= 1")
+    if args.init is not None and not args.init.is_file():
+        raise ConfigError(f"--init checkpoint {args.init} not found")
+    return dict(data=require_data_dir(args.data, "hc18"), out=args.out, epochs=args.epochs, batch=args.batch,
+                lr=args.lr, max_minutes=args.max_minutes, threads=args.threads, width_mult=args.width_mult,
+                boundary_weight=args.boundary_weight, init=args.init, tag=args.tag)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-biometry", help="train head segmentation (teacher, then distilled student) on HC18")
+    add_recipe_arguments(p)
+    p.add_argument("--out", type=Path, default=Path("runs/biometry"), help="checkpoint folder")
+    p.add_argument("--role", choices=("teacher", "student", "both"), default="both")
+    p.add_argument("--teacher-epochs", type=int, default=None, help="epochs for the teacher (default: --epochs)")
+    p.add_argument("--no-distill", action="store_true", help="train the student on labels only")
     p.set_defaults(func=run)
 
 
@@ -33,21 +51,15 @@ def run(args: argparse.Namespace) -> int:
     from compress.biometry.train import TrainConfig, train
     from edge.errors import ConfigError
 
-    if args.epochs < 1 or args.batch < 1:
-        raise ConfigError(f"--epochs ({args.epochs}) and --batch ({args.batch}) must be >= 1")
-    data = require_data_dir(args.data, "hc18")
-    common = dict(data=data, out=args.out, batch=args.batch, lr=args.lr, max_minutes=args.max_minutes,
-                  threads=args.threads, width_mult=args.width_mult, boundary_weight=args.boundary_weight)
+    opts = recipe_options(args)
     if args.role in ("teacher", "both"):
-        s = train(TrainConfig(role="teacher", epochs=args.teacher_epochs or args.epochs, **common))
+        t = dict(opts, epochs=args.teacher_epochs or args.epochs, init=None, tag="")
+        s = train(TrainConfig(role="teacher", **t))
         print(json.dumps({"role": "teacher", "best_val_dice": s["best_val_dice"], "params": s["params"]}))
     if args.role in ("student", "both"):
         teacher = None if args.no_distill else args.out / "teacher.pt"
         if teacher is not None and not teacher.is_file():
             raise ConfigError(f"teacher checkpoint {teacher} not found; train it first or pass --no-distill")
-        if args.init is not None and not args.init.is_file():
-            raise ConfigError(f"--init checkpoint {args.init} not found")
-        s = train(TrainConfig(role="student", epochs=args.epochs, teacher=teacher, init=args.init, tag=args.tag,
-                              **common))
+        s = train(TrainConfig(role="student", teacher=teacher, **opts))
         print(json.dumps({"role": "student", "best_val_dice": s["best_val_dice"], "params": s["params"]}))
     return 0

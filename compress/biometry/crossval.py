@@ -1,0 +1,91 @@
+"""Subject-grouped k-fold cross-validation of the head student over the train + val subjects (never test).
+
+The 80 val images cannot rank two training recipes 0.1-0.2 mm of HC apart (docs/biometry.md); out-of-fold
+errors over all 621 development images can. Each fold's student trains on the other folds' images (last
+epoch kept: the fold's own images must not choose its checkpoint) and is measured on its fold with the
+device's own ellipse fit, exactly as `evaluate` measures a shipped model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import ConcatDataset, Subset
+
+from compress.biometry.dataset import Augment, HC18SegDataset
+from compress.biometry.evaluate import torch_predict_fn
+from compress.biometry.train import TrainConfig, train
+from compress.data.hc18 import HC18Record
+from edge.biometry.measure import measure_head
+
+log = logging.getLogger(__name__)
+FOLD_SALT = "fetal-edge-hc18-cv1"
+DEV_SPLITS = ("train", "val")
+
+
+def subject_fold(subject: str, folds: int) -> int:
+    """Deterministic fold of a subject (salted sha256), independent of file order and of the split salt."""
+    return int(hashlib.sha256(f"{FOLD_SALT}:{subject}".encode()).hexdigest(), 16) % folds
+
+
+@dataclass(frozen=True)
+class FoldRow:
+    name: str
+    fold: int
+    hc_ref_mm: float
+    hc_mm: float | None      # None: no measurement
+    reason: str | None
+
+
+def _dev_datasets(cfg: TrainConfig, limit: int | None) -> tuple[list[HC18Record], ConcatDataset]:
+    """Train + val records (first `limit` of each split, for smoke runs) and one augmented dataset over them."""
+    cache = cfg.out / "cache"
+    parts = [HC18SegDataset(cfg.data, split, cache, augment=Augment(), seed=cfg.seed) for split in DEV_SPLITS]
+    records: list[HC18Record] = []
+    subsets = []
+    for ds in parts:
+        n = len(ds) if limit is None else min(limit, len(ds))
+        records += ds.records[:n]
+        subsets.append(Subset(ds, range(n)))
+    return records, ConcatDataset(subsets)
+
+
+def run_cv(cfg: TrainConfig, folds: int = 3, limit: int | None = None) -> dict:
+    """Train one student per fold, measure its fold; returns {"rows": [...], "summary": {...}} and writes it to
+    `<out>/cv_k<folds><tag>.json`. `cfg` is the recipe (epochs, lr, width, boundary weight, init ...)."""
+    if folds < 2:
+        raise ValueError(f"folds must be >= 2, got {folds}")
+    records, data = _dev_datasets(cfg, limit)
+    fold_of = np.array([subject_fold(r.subject, folds) for r in records])
+    rows: list[FoldRow] = []
+    for k in range(folds):
+        held = np.flatnonzero(fold_of == k)
+        if held.size == 0 or held.size == len(records):
+            raise ValueError(f"fold {k} of {folds} holds {held.size} of {len(records)} images; use fewer folds")
+        log.info("fold %d/%d: train %d images, measure %d", k + 1, folds, len(records) - held.size, held.size)
+        fold_cfg = replace(cfg, role="student", tag=f"{cfg.tag}_cv{k}")
+        train(fold_cfg, Subset(data, np.flatnonzero(fold_of != k).tolist()))
+        predict = torch_predict_fn(cfg.out / f"student{fold_cfg.tag}.pt")
+        for i in held:
+            r = records[i]
+            res = measure_head(predict(r.image()), r.pixel_mm, None)
+            rows.append(FoldRow(r.name, k, r.hc_mm, res.hc.value, res.reason))
+    result = {"rows": [row.__dict__ for row in rows], "summary": summarise(rows, folds)}
+    (cfg.out / f"cv_k{folds}{cfg.tag}.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def summarise(rows: list[FoldRow], folds: int) -> dict[str, float]:
+    err = np.array([r.hc_mm - r.hc_ref_mm for r in rows if r.hc_mm is not None], float)
+    a = np.abs(err)
+    return {"folds": folds, "n_images": len(rows), "no_answer": sum(r.hc_mm is None for r in rows),
+            "hc_mae_mm": float(a.mean()) if a.size else float("nan"),
+            "hc_median_ae_mm": float(np.median(a)) if a.size else float("nan"),
+            "hc_bias_mm": float(err.mean()) if a.size else float("nan"),
+            # standard error of the MAE: how far apart two recipes must be before the difference means something
+            "hc_mae_se_mm": float(a.std(ddof=1) / np.sqrt(a.size)) if a.size > 1 else float("nan")}
