@@ -18,7 +18,7 @@ import numpy as np
 from torch.utils.data import ConcatDataset, Subset
 
 from compress.biometry.dataset import Augment, HC18SegDataset
-from compress.biometry.evaluate import torch_predict_fn
+from compress.biometry.evaluate import error_stats, torch_predict_fn
 from compress.biometry.train import TrainConfig, train
 from compress.data.hc18 import HC18Record
 from edge.biometry.measure import measure_head
@@ -81,11 +81,10 @@ def run_cv(cfg: TrainConfig, folds: int = 3, limit: int | None = None) -> dict:
 
 
 def summarise(rows: list[FoldRow], folds: int) -> dict[str, float]:
-    err = np.array([r.hc_mm - r.hc_ref_mm for r in rows if r.hc_mm is not None], float)
-    a = np.abs(err)
+    err = [r.hc_mm - r.hc_ref_mm for r in rows if r.hc_mm is not None]
+    a = np.abs(np.asarray(err, float))
     return {"folds": folds, "n_images": len(rows), "no_answer": sum(r.hc_mm is None for r in rows),
-            "hc_mae_mm": float(a.mean()) if a.size else float("nan"),
-            "hc_median_ae_mm": float(np.median(a)) if a.size else float("nan"),
-            "hc_bias_mm": float(err.mean()) if a.size else float("nan"),
+            **{k: float("nan") for k in ("hc_mae_mm", "hc_median_ae_mm", "hc_bias_mm")},  # no image measured
+            **error_stats("hc", err),
             # standard error of the MAE: how far apart two recipes must be before the difference means something
             "hc_mae_se_mm": float(a.std(ddof=1) / np.sqrt(a.size)) if a.size > 1 else float("nan")}

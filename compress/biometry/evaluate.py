@@ -24,7 +24,8 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     return float(2 * (a & b).sum() / s) if s else 1.0
 
 
-def _stats(prefix: str, err: list[float]) -> dict[str, float]:
+def error_stats(prefix: str, err: list[float]) -> dict[str, float]:
+    """Mean / median / p95 absolute error and bias (mm) of signed errors, keys `<prefix>_...`."""
     e = np.asarray(err, float)
     if e.size == 0:
         return {}
@@ -62,7 +63,7 @@ def evaluate(predict_fn: PredictFn, split: str = "test", root: str | Path | None
                              "no_answer": no_answer, "no_answer_frac": no_answer / max(len(records), 1),
                              "dice_mean": float(np.mean(dices)), "dice_median": float(np.median(dices))}
     for prefix, err in (("hc", hc_err), ("bpd", bpd_err), ("ofd", ofd_err), ("hc_flag_ok", hc_err_ok)):
-        out.update(_stats(prefix, err))
+        out.update(error_stats(prefix, err))
     out["flag_ok_frac"] = len(hc_err_ok) / max(len(records), 1)
     out["no_answer_reasons"] = reasons  # type: ignore[assignment]
     return out
