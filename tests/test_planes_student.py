@@ -109,3 +109,48 @@ def test_view_cache_is_named_by_view_count_and_student_input_size(tmp_path: Path
     assert npz.parent == tmp_path and npz.name == f"cache_n40_{INPUT_HW[0]}x{INPUT_HW[1]}.npz"
     assert key.with_suffix(".npz") == npz
     assert cache_paths(tmp_path, 15)[0] != npz   # a test's small cache never overwrites the real one
+
+
+def test_spatial_hint_target_is_flipped_with_the_view() -> None:
+    """A view the jitter flipped must be compared with the teacher's map flipped too, or the hint would
+    teach the student that left and right do not matter."""
+    from compress.planes.distill import SpatialHint
+
+    rng = np.random.default_rng(0)
+    maps = rng.normal(size=(4, 128, 7, 9)).astype(np.float16)
+    hint = SpatialHint(128, maps)
+    with torch.no_grad():   # identity projection, so the loss compares the student's map with the target
+        hint.proj.weight.copy_(torch.eye(128)[:, :, None, None])
+        hint.proj.bias.zero_()
+    t = torch.from_numpy(maps)
+    student_map = ((t.float() - hint.mu) / hint.sd).flip(-1)   # what a student sees on a flipped view
+    flipped = torch.ones(4, dtype=torch.bool)
+    assert float(hint.loss(student_map, t, flipped)) < 1e-6
+    assert float(hint.loss(student_map, t, ~flipped)) > 0.5
+
+
+def test_spatial_hint_is_training_only_and_needs_the_maps() -> None:
+    from compress.planes.distill import DistillConfig, train_student
+
+    rng = np.random.default_rng(0)
+    n = 16
+    images = rng.integers(0, 255, (n, *INPUT_HW), dtype=np.uint8)
+    logits = np.zeros((n, len(MODEL_CLASSES)), np.float32)
+    targets = np.full(n, 3)
+    cfg = DistillConfig(epochs=1, batch=8, width_mult=0.5, map_weight=1.0)
+    with pytest.raises(ValueError, match="teacher_maps"):
+        train_student(images, logits, targets, targets, cfg)
+    maps = rng.normal(size=(n, 128, 7, 9)).astype(np.float16)
+    student = train_student(images, logits, targets, targets, cfg, teacher_maps=maps)
+    assert set(student.state_dict()) == set(build_student(0.5).state_dict())
+
+
+def test_each_student_recipe_has_its_own_files() -> None:
+    from compress.planes.distill import DistillConfig
+    from compress.planes.workflow import student_name
+
+    base = DistillConfig(epochs=40)
+    assert student_name(base, 25) == "student_e40_c25.pt"   # the name compress/configs/planes.yaml reads
+    assert student_name(base) == "student_e40.pt"
+    hinted = DistillConfig(epochs=40, map_weight=1.0)
+    assert student_name(hinted, 25) not in (student_name(base, 25), student_name(base))

@@ -71,3 +71,16 @@ def test_every_sononet_class_is_mapped_and_mass_is_kept() -> None:
     np.testing.assert_allclose(q.sum(1), 1.0, atol=1e-9)
     femur = np.eye(14)[SONONET_CLASSES.index("Femur")]
     assert MODEL_CLASSES[int(sononet_to_model_classes(femur, SONONET_CLASSES).argmax())] == "Fetal femur"
+
+
+def test_cached_maps_are_the_last_block_pooled_to_the_student_grid(sononet: torch.nn.Module) -> None:
+    """The spatial-hint target: SonoNet's last block (14x18 at 224x288) average-pooled 2x2 to the student's
+    stride-16 grid, from the same forward pass as the pooled features."""
+    from compress.planes.features import FEATURE_DIM, MAP_CHANNELS, MAP_HW, sononet_features, sononet_forward
+
+    views = np.random.default_rng(0).integers(0, 255, (2, 224, 288), dtype=np.uint8)
+    feats, maps = sononet_forward(sononet, views)
+    assert feats.shape == (2, FEATURE_DIM) and maps.shape == (2, MAP_CHANNELS, *MAP_HW)
+    np.testing.assert_array_equal(feats, sononet_features(sononet, views))
+    # the map's mean is the pooled mean feature (first 128 features), up to float16 rounding
+    np.testing.assert_allclose(maps.astype(np.float32).mean(axis=(2, 3)), feats[:, :MAP_CHANNELS], rtol=2e-3, atol=2e-3)

@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--cv-epochs", type=int, default=12, help="student epochs of the CV runs (as in train-planes)")
     p.add_argument("--cv-max-minutes", type=float, default=8.0, help="time budget of each CV student (as in train-planes)")
+    p.add_argument("--map-hint-weight", type=float, default=0.0, help="spatial hint weight of the CV/LOCO students "
+                   "(as in train-planes)")
     p.add_argument("--loco-epochs", type=int, default=12,
                    help="student epochs of the LOCO runs (0: teacher and SonoNet only, to save CPU)")
     p.add_argument("--loco-max-minutes", type=float, default=4.0, help="time budget of each LOCO student")
@@ -70,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     rows: dict[str, dict] = {}
 
     # 1. patient-grouped CV (temperatures of teacher / SonoNet fitted on their own CV logits)
-    cv = cv_predictions(data, out, args.folds, DistillConfig(epochs=args.cv_epochs, max_minutes=args.cv_max_minutes))
+    cv = cv_predictions(data, out, args.folds, DistillConfig(epochs=args.cv_epochs, max_minutes=args.cv_max_minutes,
+                                                              map_weight=args.map_hint_weight))
     cv_recs = [recs[i] for i in cv.record]
     temps = {}
     for m, z in cv.logits.items():
@@ -79,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         za, ra = subset(z, cv_recs, [r.dataset == "african" for r in cv_recs])
         rows[f"CV{args.folds} African {m}"] = report.setdefault("cv_african", {})[m] = model_metrics(za, ra, temps[m])
     # 2. leave-one-country-out (African cohort)
-    loco = loco_predictions(data, out, DistillConfig(epochs=args.loco_epochs, max_minutes=args.loco_max_minutes)
+    loco = loco_predictions(data, out, DistillConfig(epochs=args.loco_epochs, max_minutes=args.loco_max_minutes,
+                                                     map_weight=args.map_hint_weight)
                             if args.loco_epochs > 0 else None)
     lrecs = [recs[i] for i in loco.record]
     for m, z in loco.logits.items():

@@ -1,7 +1,7 @@
 """`fetal-compress train-planes`: teacher (SonoNet-16 + new head) and distilled student, shipped as plane-cls.
 
 Steps: 1. records + cache of augmented views with frozen SonoNet-16 features; 2. final teacher head on all
-development views -> runs/planes/teacher.pt, final student distilled on them -> runs/planes/student_e<N>.pt;
+development views -> runs/planes/teacher.pt, final student distilled on them -> runs/planes/student_e<N>[...].pt;
 3. patient-grouped CV (out-of-fold logits, student on the --cv-epochs schedule) -> temperature and unknown
 threshold, chosen on validation data only; 4. ONNX + manifest into --ship. Held-out patients are never
 touched here. Finished steps are reused from --out (cache, student checkpoint, CV predictions).
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -19,7 +20,7 @@ import torch
 from compress.paths import require_data_dir
 from compress.planes.distill import DistillConfig
 from compress.planes.ship import ship_student
-from compress.planes.workflow import calibrate, cv_predictions, final_models, prepare
+from compress.planes.workflow import calibrate, cv_predictions, final_models, prepare, student_name
 from edge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--continue-minutes", type=float, default=25.0,
                    help="then a second cycle (peak LR / 3) of this many minutes from the shipped student (0: none)")
     p.add_argument("--cv-max-minutes", type=float, default=8.0, help="time budget of each CV fold's student")
+    p.add_argument("--map-hint-weight", type=float, default=0.0,
+                   help="weight of the spatial hint (student map -> SonoNet's last-block map; 0: off)")
     p.set_defaults(func=run)
 
 
@@ -54,8 +57,10 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = DistillConfig(epochs=args.epochs, max_minutes=args.max_minutes)
-    cv_cfg = DistillConfig(epochs=args.cv_epochs, max_minutes=args.cv_max_minutes)
+    if args.map_hint_weight < 0:
+        raise ConfigError(f"--map-hint-weight {args.map_hint_weight} must be >= 0")
+    cfg = DistillConfig(epochs=args.epochs, max_minutes=args.max_minutes, map_weight=args.map_hint_weight)
+    cv_cfg = replace(cfg, epochs=args.cv_epochs, max_minutes=args.cv_max_minutes)
     log.info("train-planes settings: %s", vars(args))
 
     # 1. records and the view / feature cache
@@ -71,10 +76,10 @@ def run(args: argparse.Namespace) -> int:
     provenance = {"training_data": "planes/labels.csv (FETAL_PLANES_DB subset + African cohort) development "
                                    f"patients + {args.hc18_images} HC18 train-split heads",
                   "split": "patient-hash held-out 20% per dataset/country (compress.data.planes)",
-                  "source_checkpoint": str(out / (f"student_e{args.epochs}_c{args.continue_minutes:g}.pt"
-                                                  if args.continue_minutes > 0 else f"student_e{args.epochs}.pt")),
+                  "source_checkpoint": str(out / student_name(cfg, args.continue_minutes)),
                   "teacher": "SonoNet-16 (frozen) + MLP head",
                   "distillation": f"T={cfg.temperature}, alpha={cfg.alpha}, feature hint weight {cfg.feat_weight}, "
+                                  f"spatial hint weight {cfg.map_weight}, "
                                   f"<= {cfg.epochs} epochs within {cfg.max_minutes} min (time-annealed LR)"
                                   + (f", then {args.continue_minutes} min at peak LR / 3"
                                      if args.continue_minutes > 0 else ""),

@@ -17,6 +17,7 @@ N_CLASSES = 8
 STAGES = ((32, 2), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1), (128, 1), (192, 2), (192, 1))
 STEM = 24
 HEAD = 320
+HINT_LAYER = 8  # features[:HINT_LAYER] ends at stride 16 (7x9 at 112x144): where the spatial hint reads
 
 
 def _ch(c: int, width_mult: float) -> int:
@@ -61,6 +62,16 @@ class PlaneStudent(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(self.pooled(x)))
+
+    def pooled_and_hint(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training only: (pooled features, the stride-16 map the spatial hint reads)."""
+        mid = self.features[:HINT_LAYER](x)
+        f = self.features[HINT_LAYER:](mid)
+        return torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], 1), mid
+
+    @property
+    def hint_channels(self) -> int:
+        return self.features[HINT_LAYER - 1].pw[0].out_channels
 
 
 def build_student(width_mult: float = 1.0, n_classes: int = N_CLASSES) -> PlaneStudent:

@@ -66,7 +66,7 @@ def fit_fold(records: list[PlaneRecord], cache: ViewCache, train_recs: np.ndarra
     if cfg is not None:
         teacher_train = head_logits(head, cache.feats[tr])
         student = train_student(cache.images[tr], teacher_train, targets[tr], planes[tr], cfg,
-                                teacher_feats=cache.feats[tr])
+                                teacher_feats=cache.feats[tr], teacher_maps=cache.maps[tr])
         out["student"] = student_logits(student, cache.images[va])
     return out
 

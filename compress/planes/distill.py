@@ -33,10 +33,17 @@ class DistillConfig:
     temperature: float = 4.0
     alpha: float = 0.5          # weight of the distillation term
     feat_weight: float = 1.0    # weight of the feature hint (pooled student features -> teacher features)
+    map_weight: float = 0.0     # weight of the spatial hint (student stride-16 map -> teacher's last-block map)
     width_mult: float = 1.0
     seed: int = 0
     max_minutes: float = 25.0   # CPU budget: the LR schedule follows max(step share, time share), so a slow
                                 # (shared) CPU still ends with a fully annealed model, after fewer epochs
+
+
+def recipe_tag(cfg: DistillConfig) -> str:
+    """File-name suffix of a student recipe beyond its epochs ("" for the 1.2.0 recipe), so checkpoints and
+    CV predictions of different recipes never overwrite or stand in for each other."""
+    return f"_map{cfg.map_weight:g}" if cfg.map_weight > 0 else ""
 
 
 def standardise(x: torch.Tensor) -> torch.Tensor:
@@ -48,6 +55,11 @@ def standardise(x: torch.Tensor) -> torch.Tensor:
 
 def jitter(u8: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """uint8 (N,H,W) -> float (N,1,H,W) with label- and teacher-preserving jitter."""
+    return jitter_and_flips(u8, gen)[0]
+
+
+def jitter_and_flips(u8: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """`jitter`, plus which views it flipped (N,) bool, so spatial targets can be flipped with them."""
     n = u8.shape[0]
     x = u8.float().div(255.0)[:, None]
     flip = torch.rand(n, generator=gen) < 0.5
@@ -58,7 +70,7 @@ def jitter(u8: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     sigma = 0.15 * torch.rand(n, 1, 1, 1, generator=gen)
     x = x * (1 + sigma * torch.randn(x.shape, generator=gen))
     dy, dx = (int(v) for v in torch.randint(-4, 5, (2,), generator=gen))
-    return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+    return torch.roll(x, shifts=(dy, dx), dims=(2, 3)), flip
 
 
 class FeatureHint(torch.nn.Module):
@@ -78,12 +90,30 @@ class FeatureHint(torch.nn.Module):
         return F.mse_loss(self.proj(pooled), (teacher_feats - self.mu) / self.sd)
 
 
+class SpatialHint(torch.nn.Module):
+    """Training-only 1x1 projection of the student's stride-16 map onto SonoNet's last-block map of the same
+    view (pooled to the same 7x9 grid, standardised per channel): FitNets-style, it tells the student where in
+    the frame the teacher sees what (heart vs stomach decides thorax vs abdomen). Never exported."""
+
+    def __init__(self, student_channels: int, teacher_maps: np.ndarray) -> None:
+        super().__init__()
+        t = torch.from_numpy(teacher_maps[:: max(1, len(teacher_maps) // 2000)].astype(np.float32))
+        self.register_buffer("mu", t.mean(dim=(0, 2, 3))[None, :, None, None])
+        self.register_buffer("sd", t.std(dim=(0, 2, 3)).clamp_min(1e-3)[None, :, None, None])
+        self.proj = torch.nn.Conv2d(student_channels, t.shape[1], 1)
+
+    def loss(self, mid: torch.Tensor, teacher_maps: torch.Tensor, flipped: torch.Tensor) -> torch.Tensor:
+        target = torch.where(flipped[:, None, None, None], teacher_maps.flip(-1), teacher_maps).float()
+        return F.mse_loss(self.proj(mid), (target - self.mu) / self.sd)
+
+
 def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.ndarray, plane_idx: np.ndarray,
                   cfg: DistillConfig = DistillConfig(), init: PlaneStudent | None = None,
-                  teacher_feats: np.ndarray | None = None) -> PlaneStudent:
+                  teacher_feats: np.ndarray | None = None, teacher_maps: np.ndarray | None = None) -> PlaneStudent:
     """images (V,H,W) uint8, teacher_logits (V,8), targets (V,) with -1 = brain sub-plane unknown.
     `init`: continue training this model (a second warm-restart cycle) instead of a fresh one.
-    `teacher_feats` (V,D): the teacher's features of the same views, for the feature hint (cfg.feat_weight)."""
+    `teacher_feats` (V,D): the teacher's features of the same views, for the feature hint (cfg.feat_weight);
+    `teacher_maps` (V,C,7,9): its pooled last-block maps, for the spatial hint (cfg.map_weight)."""
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed + (1 if init is not None else 0))
     model = init if init is not None else build_student(cfg.width_mult)
@@ -91,12 +121,18 @@ def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.nd
     if teacher_feats is not None and cfg.feat_weight > 0:
         hint = FeatureHint(model.classifier.in_features, teacher_feats)
         f_all = torch.from_numpy(teacher_feats.astype(np.float32))
+    spatial = None
+    if cfg.map_weight > 0:
+        if teacher_maps is None:
+            raise ValueError("cfg.map_weight > 0 needs teacher_maps (the view cache's SonoNet maps)")
+        spatial = SpatialHint(model.hint_channels, teacher_maps)
+        m_all = torch.from_numpy(teacher_maps)
     x_all = torch.from_numpy(images)
     t_all = torch.from_numpy(teacher_logits.astype(np.float32))
     y_all = torch.from_numpy(targets.astype(np.int64))
     w_all = torch.from_numpy(class_weights(plane_idx))
     steps = cfg.epochs * ((len(x_all) + cfg.batch - 1) // cfg.batch)
-    params = list(model.parameters()) + (list(hint.parameters()) if hint is not None else [])
+    params = [p for m in (model, hint, spatial) if m is not None for p in m.parameters()]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, step, progress = time.time(), 0, 0.0
     for epoch in range(cfg.epochs):
@@ -109,12 +145,15 @@ def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.nd
             for group in opt.param_groups:
                 group["lr"] = lr_at(progress, cfg.lr)
             step += 1
-            pooled = model.pooled(standardise(jitter(x_all[b], gen)))
+            x, flipped = jitter_and_flips(x_all[b], gen)
+            pooled, mid = model.pooled_and_hint(standardise(x))
             logits = model.classifier(model.dropout(pooled))
             hard = partial_label_nll(logits, y_all[b], w_all[b], label_smoothing=0.05)
             loss = distillation_loss(logits, t_all[b], hard, cfg.temperature, cfg.alpha)
             if hint is not None:
                 loss = loss + cfg.feat_weight * hint.loss(pooled, f_all[b])
+            if spatial is not None:
+                loss = loss + cfg.map_weight * spatial.loss(mid, m_all[b], flipped)
             opt.zero_grad()
             loss.backward()
             opt.step()

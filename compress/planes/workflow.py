@@ -14,9 +14,9 @@ from compress.data.planes import PlaneRecord, grouped_folds, load_records, split
 from compress.nets.sononet import load_sononet16
 from compress.nets.plane_student import PlaneStudent, build_student
 from compress.planes.crossval import FoldPredictions, run_folds, view_labels
-from compress.planes.distill import DistillConfig, train_student
+from compress.planes.distill import DistillConfig, recipe_tag, train_student
 from compress.planes.evaluate import choose_threshold, fit_temperature, softmax
-from compress.planes.features import STUDENT_HW, ViewCache, build_cache
+from compress.planes.features import MAP_HW, STUDENT_HW, ViewCache, build_cache
 from compress.planes.teacher import TEACHER_CHECKPOINT, TeacherHead, head_logits, save_teacher, train_head
 from edge.planes.taxonomy import to_planes
 
@@ -39,7 +39,7 @@ def cache_paths(out: Path, n_aug: int) -> tuple[Path, Path]:
 
 
 def _key(records: list[PlaneRecord], n_aug: int) -> str:
-    h = hashlib.sha256(f"n_aug={n_aug};hw={STUDENT_HW}".encode())
+    h = hashlib.sha256(f"n_aug={n_aug};hw={STUDENT_HW};maps={MAP_HW}".encode())
     for r in records:
         h.update(f"{r.path.name}|{r.plane}|{r.brain_plane}|{r.patient}|{r.heldout}".encode())
     return h.hexdigest()
@@ -67,7 +67,7 @@ def prepare(data_dir: Path, out: Path, n_aug: int, hc18_images: int) -> PlaneDat
 
 def cv_predictions(data: PlaneData, out: Path, folds: int, cfg: DistillConfig, reuse: bool = True) -> FoldPredictions:
     """Patient-grouped k-fold out-of-fold logits of SonoNet, teacher and student over the dev set."""
-    path = out / f"cv_k{folds}_e{cfg.epochs}.npz"
+    path = out / f"cv_k{folds}_e{cfg.epochs}{recipe_tag(cfg)}.npz"
     if reuse and path.is_file():
         return FoldPredictions.load(path)
     torch.set_num_threads(1)
@@ -80,7 +80,7 @@ def loco_predictions(data: PlaneData, out: Path, cfg: DistillConfig | None,
                      reuse: bool = True) -> FoldPredictions:
     """Leave-one-country-out over the African cohort: train without the country (and without any held-out
     record), predict every image of that country (development and held-out patients). cfg None: no student."""
-    path = out / f"loco_e{cfg.epochs if cfg else 0}.npz"
+    path = out / f"loco_e{cfg.epochs if cfg else 0}{recipe_tag(cfg) if cfg else ''}.npz"
     if reuse and path.is_file():
         return FoldPredictions.load(path)
     torch.set_num_threads(1)
@@ -99,17 +99,22 @@ def calibrate(logits8: np.ndarray, records: list[PlaneRecord], target_accuracy: 
     return t, choose_threshold(to_planes(softmax(logits8, t)), y, target_accuracy)
 
 
+def student_name(cfg: DistillConfig, continue_minutes: float = 0.0) -> str:
+    """Checkpoint file of the shipped-recipe student: student_e<epochs>[_map<w>][_c<minutes>].pt."""
+    return f"student_e{cfg.epochs}{recipe_tag(cfg)}" + (f"_c{continue_minutes:g}" if continue_minutes > 0 else "") + ".pt"
+
+
 def final_models(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = True,
                  continue_minutes: float = 0.0) -> tuple[TeacherHead, PlaneStudent]:
     """Teacher head and student trained on every development view (held-out patients never seen).
-    The student checkpoint is reused when one of the same schedule exists (out/student_e<epochs>.pt).
-    continue_minutes > 0: a second cycle (peak LR / 3) from that checkpoint -> student_e<epochs>_c<min>.pt."""
+    The student checkpoint is reused when one of the same schedule exists (`student_name`).
+    continue_minutes > 0: a second cycle (peak LR / 3) from that checkpoint."""
     torch.set_num_threads(1)
     targets, planes = view_labels(data.records, data.cache)
     dev_views = np.isin(data.cache.record, data.dev)
     head = train_head(data.cache.feats[dev_views], targets[dev_views], planes[dev_views])
     save_teacher(head, out / TEACHER_CHECKPOINT.name, sononet_npz=str(data.sononet_npz))
-    path = out / f"student_e{cfg.epochs}.pt"
+    path = out / student_name(cfg)
     if reuse and path.is_file():
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         student = build_student(float(ckpt["width_mult"]))
@@ -126,14 +131,14 @@ def _fresh_student(data: PlaneData, cfg: DistillConfig, head: TeacherHead, path:
     dev_views = np.isin(data.cache.record, data.dev)
     teacher_logits = head_logits(head, data.cache.feats[dev_views])
     student = train_student(data.cache.images[dev_views], teacher_logits, targets[dev_views], planes[dev_views], cfg,
-                            teacher_feats=data.cache.feats[dev_views])
+                            teacher_feats=data.cache.feats[dev_views], teacher_maps=data.cache.maps[dev_views])
     torch.save({"state_dict": student.state_dict(), "width_mult": cfg.width_mult, "epochs": cfg.epochs}, path)
     return student
 
 
 def _continue(data: PlaneData, out: Path, cfg: DistillConfig, head: TeacherHead, student: PlaneStudent,
               minutes: float, reuse: bool) -> PlaneStudent:
-    path = out / f"student_e{cfg.epochs}_c{minutes:g}.pt"
+    path = out / student_name(cfg, minutes)
     if reuse and path.is_file():
         student.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
         return student.eval()
@@ -142,6 +147,6 @@ def _continue(data: PlaneData, out: Path, cfg: DistillConfig, head: TeacherHead,
     more = replace(cfg, lr=cfg.lr / 3, max_minutes=minutes)
     student = train_student(data.cache.images[dev_views], head_logits(head, data.cache.feats[dev_views]),
                             targets[dev_views], planes[dev_views], more, init=student.train(),
-                            teacher_feats=data.cache.feats[dev_views])
+                            teacher_feats=data.cache.feats[dev_views], teacher_maps=data.cache.maps[dev_views])
     torch.save({"state_dict": student.state_dict(), "width_mult": cfg.width_mult, "continued_minutes": minutes}, path)
     return student
