@@ -22,6 +22,7 @@ def add_recipe_arguments(p: argparse.ArgumentParser, epochs: int = 20, width_mul
     p.add_argument("--boundary-weight", type=float, default=0.0,
                    help="extra loss weight on pixels far from the true outline, reached at 8 model px (0: off)")
     p.add_argument("--tag", default="", help="checkpoint name suffix, e.g. _ft -> student_ft.pt")
+    p.add_argument("--seed", type=int, default=0, help="initialisation, shuffling and augmentation seed")
 
 
 def recipe_options(args: argparse.Namespace) -> dict:
@@ -34,7 +35,7 @@ def recipe_options(args: argparse.Namespace) -> dict:
         raise ConfigError(f"--init checkpoint {args.init} not found")
     return dict(data=require_data_dir(args.data, "hc18"), out=args.out, epochs=args.epochs, batch=args.batch,
                 lr=args.lr, max_minutes=args.max_minutes, threads=args.threads, width_mult=args.width_mult,
-                boundary_weight=args.boundary_weight, init=args.init, tag=args.tag)
+                boundary_weight=args.boundary_weight, init=args.init, tag=args.tag, seed=args.seed)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
