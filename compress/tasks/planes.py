@@ -3,14 +3,8 @@ student (PlaneNet-S) and metrics (compress.data.planes, compress.planes.*, compr
 
 Training views are the cached augmented development views; the teacher's logits for them come from the
 cached SonoNet-16 features through the trained head (the teacher never runs on the student's input).
-The gate metric is macro-F1 over the six planes, in points (0-100), through the runtime's own preprocessing
-(compress.planes.evaluate), on `gate_split`: "dev" (default), the clean frames of the development patients
-the student trained on, or "heldout", the held-out patients. The shipped student trains on every development
-patient, so no untouched frames are left to gate on: "dev" measures what compression breaks (INT8 rounding,
-pruning) against the previous stage on the same frames, and keeps the held-out patients out of every choice
-(they are then reported in the manifest by `final_metrics`). It is in-sample, so it flatters a pruned and
-fine-tuned student: with pruning on, read the held-out metrics before shipping. "heldout" is how 1.2.0 was
-gated.
+The gate metric is macro-F1 over the six planes, in points (0-100), on the held-out patients, through the
+runtime's own preprocessing (compress.planes.evaluate).
 """
 
 from __future__ import annotations
@@ -27,8 +21,7 @@ from compress.tasks import TASKS
 from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
 from edge.errors import ConfigError, ModelError
 
-GATE_SPLITS = ("dev", "heldout")
-OPTIONS = {"cache_dir": "runs/planes", "n_aug": 40, "hc18_images": 80, "gate_split": "dev",
+OPTIONS = {"cache_dir": "runs/planes", "n_aug": 40, "hc18_images": 80,
            "calibration_params_from": "edge/models/plane-cls/manifest.json", "target_accuracy": 0.97}
 
 
@@ -60,8 +53,6 @@ class PlanesTask(TaskAdapter):
         if unknown:
             raise ConfigError(f"task_options {unknown} are not understood by task 'planes'; valid: {sorted(OPTIONS)}")
         self.opts = {**OPTIONS, **options}
-        if self.opts["gate_split"] not in GATE_SPLITS:
-            raise ConfigError(f"task_options.gate_split {self.opts['gate_split']!r}: valid {list(GATE_SPLITS)}")
         out = Path(self.opts["cache_dir"])
         out = out if out.is_absolute() else REPO_ROOT / out
         self.data = prepare(data_dir, out, int(self.opts["n_aug"]), int(self.opts["hc18_images"]))
@@ -77,7 +68,7 @@ class PlanesTask(TaskAdapter):
                              tuple(MODEL_CLASSES), STUDENT_PREPROCESSING,
                              f"{len(self.data.dev)} development records (planes/labels.csv + HC18 train heads), "
                              f"{len(self.train_idx)} cached views",
-                             self._split_text(),
+                             f"held-out patients ({len(self.data.held)} records, compress.data.planes hash split)",
                              (1, 1, 224, 288))
 
     # -- networks -----------------------------------------------------------------------------------------
@@ -139,39 +130,23 @@ class PlanesTask(TaskAdapter):
     def teacher_logits(self, teacher: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return y[:, 2:]
 
-    def _split_text(self) -> str:
-        held = f"held-out patients ({len(self.data.held)} records, compress.data.planes hash split)"
-        if self.opts["gate_split"] == "heldout":
-            return f"stages gated on the {held}"
-        return (f"stages gated on the clean frames of the {len(self.data.dev)} development records (in-sample: "
-                f"compression damage only); final metrics on the {held}, never used for a choice")
-
     # -- evaluation ---------------------------------------------------------------------------------------
-    def _gate_records(self) -> list[int]:
-        return self.data.held if self.opts["gate_split"] == "heldout" else self.data.dev
-
-    def _metrics(self, probs_of_frame, records: list[int] | None = None) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    def _metrics(self, probs_of_frame) -> dict[str, float]:  # type: ignore[no-untyped-def]
         from compress.planes.evaluate import evaluate
 
-        m = evaluate(probs_of_frame, self._gate_records() if records is None else records, self.data.records)
+        m = evaluate(probs_of_frame, self.data.held, self.data.records)
         out = {"macro_f1": 100.0 * m["macro_f1"], "accuracy": 100.0 * m["accuracy"], "n_frames": float(m["n"])}
         out.update({f"recall.{k}": 100.0 * v for k, v in m["recall"].items()})
         return out
 
-    def evaluate(self, predict: PredictFn, records: list[int] | None = None) -> dict[str, float]:
+    def evaluate(self, predict: PredictFn) -> dict[str, float]:
         from compress.planes.evaluate import softmax
         from edge.preprocess import preprocess
 
-        return self._metrics(lambda gray: softmax(predict(preprocess(gray, self.spec).tensor)[0]), records)
-
-    def final_metrics(self, predict: PredictFn) -> dict[str, Any]:
-        """The shipped (INT8) model on the held-out patients, when the gate did not use them."""
-        if self.opts["gate_split"] == "heldout":
-            return {}
-        return {"eval_split": "heldout", **self.evaluate(predict, self.data.held)}
+        return self._metrics(lambda gray: softmax(predict(preprocess(gray, self.spec).tensor)[0]))
 
     def teacher_metrics(self, teacher: nn.Module) -> dict[str, float]:
-        """The teacher on the gate's clean views (SonoNet's 224x288 view of the same frames)."""
+        """The teacher on the held-out clean views (SonoNet's 224x288 view of the same frames)."""
         from compress.planes.augment import clean_view
         from compress.planes.evaluate import softmax
         from compress.planes.features import sononet_features
