@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -133,3 +134,18 @@ def test_cross_validation_measures_every_dev_image_once_grouped_by_subject(hc18_
     s = result["summary"]
     assert s["n_images"] == 10 and s["folds"] == 2
     assert (tmp_path / "cv_k2.json").is_file() and (tmp_path / "student_cv1.pt").is_file()
+
+
+def test_recipe_seed_reaches_the_training_config(hc18_dir, tmp_path):
+    """cv-biometry on several seeds is how run-to-run noise is told from a recipe's effect."""
+    import argparse
+
+    from compress.biometry.train import TrainConfig
+    from compress.commands.train_biometry import add_recipe_arguments, recipe_options
+
+    p = argparse.ArgumentParser()
+    add_recipe_arguments(p)
+    p.add_argument("--out", type=Path, default=tmp_path)
+    for argv, seed in (([], 0), (["--seed", "3"], 3)):
+        cfg = TrainConfig(**recipe_options(p.parse_args(["--data", str(hc18_dir.parent), *argv])))
+        assert cfg.seed == seed
