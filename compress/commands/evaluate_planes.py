@@ -15,7 +15,7 @@ import torch
 
 from compress.paths import require_data_dir
 from compress.planes.crossval import sononet_logits
-from compress.planes.distill import DistillConfig
+from compress.commands.train_planes import add_student_arguments, student_config
 from compress.planes.model_card import write_card
 from compress.planes.report import format_table, model_metrics, subset
 from compress.planes.teacher import TEACHER_CHECKPOINT, TeacherHead, head_logits
@@ -42,8 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--cv-epochs", type=int, default=12, help="student epochs of the CV runs (as in train-planes)")
     p.add_argument("--cv-max-minutes", type=float, default=8.0, help="time budget of each CV student (as in train-planes)")
-    p.add_argument("--map-hint-weight", type=float, default=0.0, help="spatial hint weight of the CV/LOCO students "
-                   "(as in train-planes)")
+    add_student_arguments(p)
     p.add_argument("--loco-epochs", type=int, default=12,
                    help="student epochs of the LOCO runs (0: teacher and SonoNet only, to save CPU)")
     p.add_argument("--loco-max-minutes", type=float, default=4.0, help="time budget of each LOCO student")
@@ -72,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
     rows: dict[str, dict] = {}
 
     # 1. patient-grouped CV (temperatures of teacher / SonoNet fitted on their own CV logits)
-    cv = cv_predictions(data, out, args.folds, DistillConfig(epochs=args.cv_epochs, max_minutes=args.cv_max_minutes,
-                                                              map_weight=args.map_hint_weight))
+    cv = cv_predictions(data, out, args.folds, student_config(args, args.cv_epochs, args.cv_max_minutes))
     cv_recs = [recs[i] for i in cv.record]
     temps = {}
     for m, z in cv.logits.items():
@@ -82,8 +80,7 @@ def run(args: argparse.Namespace) -> int:
         za, ra = subset(z, cv_recs, [r.dataset == "african" for r in cv_recs])
         rows[f"CV{args.folds} African {m}"] = report.setdefault("cv_african", {})[m] = model_metrics(za, ra, temps[m])
     # 2. leave-one-country-out (African cohort)
-    loco = loco_predictions(data, out, DistillConfig(epochs=args.loco_epochs, max_minutes=args.loco_max_minutes,
-                                                     map_weight=args.map_hint_weight)
+    loco = loco_predictions(data, out, student_config(args, args.loco_epochs, args.loco_max_minutes)
                             if args.loco_epochs > 0 else None)
     lrecs = [recs[i] for i in loco.record]
     for m, z in loco.logits.items():

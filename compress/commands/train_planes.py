@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from compress.nets.plane_student import ARCHS
 from compress.paths import require_data_dir
 from compress.planes.distill import DistillConfig
 from compress.planes.ship import ship_student
@@ -44,9 +45,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--continue-minutes", type=float, default=25.0,
                    help="then a second cycle (peak LR / 3) of this many minutes from the shipped student (0: none)")
     p.add_argument("--cv-max-minutes", type=float, default=8.0, help="time budget of each CV fold's student")
+    p.add_argument("--only", choices=("final", "cv"), default=None,
+                   help="run just the final models or just the CV and stop (two processes can then share the "
+                        "two cores; a later plain run reuses both and ships)")
+    add_student_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_student_arguments(p: argparse.ArgumentParser) -> None:
+    """The student recipe options train-planes and evaluate-planes share (they name the CV files)."""
+    p.add_argument("--student", choices=ARCHS, default="planenet-s",
+                   help="planenet-s: from scratch; sononet-s: cut from SonoNet-16's own filters")
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak learning rate (default 3e-3 for planenet-s, 1e-3 for the pretrained sononet-s)")
     p.add_argument("--map-hint-weight", type=float, default=0.0,
                    help="weight of the spatial hint (student map -> SonoNet's last-block map; 0: off)")
-    p.set_defaults(func=run)
+
+
+def student_config(args: argparse.Namespace, epochs: int, max_minutes: float) -> DistillConfig:
+    if args.map_hint_weight < 0:
+        raise ConfigError(f"--map-hint-weight {args.map_hint_weight} must be >= 0")
+    lr = args.lr if args.lr is not None else (1e-3 if args.student == "sononet-s" else DistillConfig.lr)
+    if not 0 < lr < 1:
+        raise ConfigError(f"--lr {lr} must be in (0, 1)")
+    return DistillConfig(epochs=epochs, max_minutes=max_minutes, map_weight=args.map_hint_weight,
+                         arch=args.student, lr=lr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,16 +80,19 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.map_hint_weight < 0:
-        raise ConfigError(f"--map-hint-weight {args.map_hint_weight} must be >= 0")
-    cfg = DistillConfig(epochs=args.epochs, max_minutes=args.max_minutes, map_weight=args.map_hint_weight)
+    cfg = student_config(args, args.epochs, args.max_minutes)
     cv_cfg = replace(cfg, epochs=args.cv_epochs, max_minutes=args.cv_max_minutes)
     log.info("train-planes settings: %s", vars(args))
 
     # 1. records and the view / feature cache
     data = prepare(require_data_dir(args.data), out, args.n_aug, args.hc18_images)
+    if args.only == "cv":
+        cv_predictions(data, out, args.folds, cv_cfg)
+        return 0
     # 2. final teacher head and distilled student on every development view
     _, student = final_models(data, out, cfg, continue_minutes=args.continue_minutes)
+    if args.only == "final":
+        return 0
     # 3. CV -> temperature and unknown threshold (validation data only)
     cv = cv_predictions(data, out, args.folds, cv_cfg)
     cv_recs = [data.records[i] for i in cv.record]
@@ -78,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
                   "split": "patient-hash held-out 20% per dataset/country (compress.data.planes)",
                   "source_checkpoint": str(out / student_name(cfg, args.continue_minutes)),
                   "teacher": "SonoNet-16 (frozen) + MLP head",
-                  "distillation": f"T={cfg.temperature}, alpha={cfg.alpha}, feature hint weight {cfg.feat_weight}, "
+                  "student": cfg.arch + (" (cut from SonoNet-16's filters)" if cfg.arch == "sononet-s" else ""),
+                  "distillation": f"peak LR {cfg.lr:g}, T={cfg.temperature}, alpha={cfg.alpha}, feature hint weight {cfg.feat_weight}, "
                                   f"spatial hint weight {cfg.map_weight}, "
                                   f"<= {cfg.epochs} epochs within {cfg.max_minutes} min (time-annealed LR)"
                                   + (f", then {args.continue_minutes} min at peak LR / 3"

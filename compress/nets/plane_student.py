@@ -74,11 +74,23 @@ class PlaneStudent(nn.Module):
         return self.features[HINT_LAYER - 1].pw[0].out_channels
 
 
-def build_student(width_mult: float = 1.0, n_classes: int = N_CLASSES) -> PlaneStudent:
-    """The student at a width multiplier (1.0 = shipped); for the compression stage."""
+ARCHS = ("planenet-s", "sononet-s")
+
+
+def build_student(width_mult: float = 1.0, n_classes: int = N_CLASSES, arch: str = "planenet-s") -> nn.Module:
+    """An untrained student: PlaneNet-S at a width multiplier, or SonoNet-S (`compress.nets.sono_student`,
+    fixed widths: width_mult must be 1.0). Checkpoints record `arch`; a missing one means planenet-s."""
     if width_mult <= 0:
         raise ValueError(f"width_mult must be > 0, got {width_mult}")
-    return PlaneStudent(width_mult, n_classes)
+    if arch == "planenet-s":
+        return PlaneStudent(width_mult, n_classes)
+    if arch == "sononet-s":
+        if width_mult != 1.0:
+            raise ValueError(f"sononet-s has fixed widths (cut from SonoNet-16); width_mult must be 1.0, got {width_mult}")
+        from compress.nets.sono_student import SonoStudent
+
+        return SonoStudent(n_classes=n_classes)
+    raise ValueError(f"unknown student arch {arch!r}; choose one of {ARCHS}")
 
 
 def count_params(model: nn.Module) -> int:

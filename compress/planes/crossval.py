@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -54,8 +55,9 @@ def sononet_logits(feats: np.ndarray) -> np.ndarray:
 
 
 def fit_fold(records: list[PlaneRecord], cache: ViewCache, train_recs: np.ndarray, val_recs: np.ndarray,
-             cfg: DistillConfig | None, seed: int = 0) -> dict[str, np.ndarray]:
-    """Train on all views of train_recs; predict the clean views of val_recs (in val_recs order)."""
+             cfg: DistillConfig | None, seed: int = 0, sononet_npz: str | Path | None = None) -> dict[str, np.ndarray]:
+    """Train on all views of train_recs; predict the clean views of val_recs (in val_recs order).
+    `sononet_npz`: SonoNet-16's weights, for a SonoNet-S student (cut from them on this fold's views)."""
     targets, planes = view_labels(records, cache)
     tr = np.isin(cache.record, train_recs)
     clean = np.flatnonzero(cache.view == 0)
@@ -66,20 +68,21 @@ def fit_fold(records: list[PlaneRecord], cache: ViewCache, train_recs: np.ndarra
     if cfg is not None:
         teacher_train = head_logits(head, cache.feats[tr])
         student = train_student(cache.images[tr], teacher_train, targets[tr], planes[tr], cfg,
-                                teacher_feats=cache.feats[tr], teacher_maps=cache.maps[tr])
+                                teacher_feats=cache.feats[tr], teacher_maps=cache.maps[tr], sononet_npz=sononet_npz)
         out["student"] = student_logits(student, cache.images[va])
     return out
 
 
 def run_folds(records: list[PlaneRecord], cache: ViewCache, pool: list[int], folds: list[np.ndarray],
-              cfg: DistillConfig | None, train_exclude: set[int] = frozenset()) -> FoldPredictions:
+              cfg: DistillConfig | None, train_exclude: set[int] = frozenset(),
+              sononet_npz: str | Path | None = None) -> FoldPredictions:
     """For each fold: train on pool minus fold (minus train_exclude), predict the fold's records."""
     rec, fold_id, logits = [], [], {m: [] for m in MODELS}
     for f, val in enumerate(folds):
         val_set = set(int(v) for v in val)
         train = np.array([i for i in pool if i not in val_set and i not in train_exclude])
         log.info("fold %d/%d: train %d records, predict %d", f + 1, len(folds), len(train), len(val))
-        out = fit_fold(records, cache, train, np.asarray(val), cfg, seed=f)
+        out = fit_fold(records, cache, train, np.asarray(val), cfg, seed=f, sononet_npz=sononet_npz)
         rec.extend(int(v) for v in val)
         fold_id.extend([f] * len(val))
         for m, v in out.items():

@@ -11,13 +11,14 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from compress.distill_loss import distillation_loss
-from compress.nets.plane_student import PlaneStudent, build_student
+from compress.nets.plane_student import build_student
 from compress.planes.losses import partial_label_nll
 from compress.planes.teacher import class_weights
 
@@ -35,6 +36,7 @@ class DistillConfig:
     feat_weight: float = 1.0    # weight of the feature hint (pooled student features -> teacher features)
     map_weight: float = 0.0     # weight of the spatial hint (student stride-16 map -> teacher's last-block map)
     width_mult: float = 1.0
+    arch: str = "planenet-s"    # or "sononet-s": cut from SonoNet-16's own filters (compress.nets.sono_student)
     seed: int = 0
     max_minutes: float = 25.0   # CPU budget: the LR schedule follows max(step share, time share), so a slow
                                 # (shared) CPU still ends with a fully annealed model, after fewer epochs
@@ -43,7 +45,23 @@ class DistillConfig:
 def recipe_tag(cfg: DistillConfig) -> str:
     """File-name suffix of a student recipe beyond its epochs ("" for the 1.2.0 recipe), so checkpoints and
     CV predictions of different recipes never overwrite or stand in for each other."""
-    return f"_map{cfg.map_weight:g}" if cfg.map_weight > 0 else ""
+    tag = f"_map{cfg.map_weight:g}" if cfg.map_weight > 0 else ""
+    if cfg.arch != "planenet-s":
+        tag += f"_{cfg.arch}_lr{cfg.lr:g}"
+    return tag
+
+
+def new_student(cfg: DistillConfig, images: np.ndarray, sononet_npz: str | Path | None = None) -> torch.nn.Module:
+    """The student a training run starts from: PlaneNet-S from scratch, or SonoNet-S cut from SonoNet-16's
+    published filters, the filters chosen on a sample of these training views."""
+    if cfg.arch != "sononet-s":
+        return build_student(cfg.width_mult, arch=cfg.arch)
+    if sononet_npz is None:
+        raise ValueError("arch sononet-s starts from SonoNet-16's weights: give sononet_npz")
+    from compress.nets.sono_student import frames_for_selection, from_sononet
+    from compress.nets.sononet import load_sononet16
+
+    return from_sononet(load_sononet16(sononet_npz), frames_for_selection(images, seed=cfg.seed))
 
 
 def standardise(x: torch.Tensor) -> torch.Tensor:
@@ -108,15 +126,17 @@ class SpatialHint(torch.nn.Module):
 
 
 def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.ndarray, plane_idx: np.ndarray,
-                  cfg: DistillConfig = DistillConfig(), init: PlaneStudent | None = None,
-                  teacher_feats: np.ndarray | None = None, teacher_maps: np.ndarray | None = None) -> PlaneStudent:
+                  cfg: DistillConfig = DistillConfig(), init: torch.nn.Module | None = None,
+                  teacher_feats: np.ndarray | None = None, teacher_maps: np.ndarray | None = None,
+                  sononet_npz: str | Path | None = None) -> torch.nn.Module:
     """images (V,H,W) uint8, teacher_logits (V,8), targets (V,) with -1 = brain sub-plane unknown.
-    `init`: continue training this model (a second warm-restart cycle) instead of a fresh one.
+    `init`: continue training this model (a second warm-restart cycle) instead of a fresh one (`new_student`;
+    `sononet_npz` is needed for arch sononet-s).
     `teacher_feats` (V,D): the teacher's features of the same views, for the feature hint (cfg.feat_weight);
     `teacher_maps` (V,C,7,9): its pooled last-block maps, for the spatial hint (cfg.map_weight)."""
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed + (1 if init is not None else 0))
-    model = init if init is not None else build_student(cfg.width_mult)
+    model = init if init is not None else new_student(cfg, images, sononet_npz)
     hint = None
     if teacher_feats is not None and cfg.feat_weight > 0:
         hint = FeatureHint(model.classifier.in_features, teacher_feats)
@@ -177,7 +197,7 @@ def lr_at(progress: float, peak: float, warmup: float = 0.1) -> float:
 
 
 @torch.no_grad()
-def student_logits(model: PlaneStudent, images: np.ndarray, batch: int = 256) -> np.ndarray:
+def student_logits(model: torch.nn.Module, images: np.ndarray, batch: int = 256) -> np.ndarray:
     model.eval()
     x = torch.from_numpy(images)
     outs = [model(standardise(x[i:i + batch].float()[:, None])) for i in range(0, len(x), batch)]

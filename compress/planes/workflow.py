@@ -12,7 +12,7 @@ import torch
 
 from compress.data.planes import PlaneRecord, grouped_folds, load_records, split_dev_heldout
 from compress.nets.sononet import load_sononet16
-from compress.nets.plane_student import PlaneStudent, build_student
+from compress.nets.plane_student import build_student
 from compress.planes.crossval import FoldPredictions, run_folds, view_labels
 from compress.planes.distill import DistillConfig, recipe_tag, train_student
 from compress.planes.evaluate import choose_threshold, fit_temperature, softmax
@@ -71,7 +71,8 @@ def cv_predictions(data: PlaneData, out: Path, folds: int, cfg: DistillConfig, r
     if reuse and path.is_file():
         return FoldPredictions.load(path)
     torch.set_num_threads(1)
-    preds = run_folds(data.records, data.cache, data.dev, grouped_folds(data.records, data.dev, folds), cfg)
+    preds = run_folds(data.records, data.cache, data.dev, grouped_folds(data.records, data.dev, folds), cfg,
+                      sononet_npz=data.sononet_npz)
     preds.save(path)
     return preds
 
@@ -87,7 +88,8 @@ def loco_predictions(data: PlaneData, out: Path, cfg: DistillConfig | None,
     countries = sorted({r.country for r in data.records if r.dataset == "african"})
     folds = [np.array([i for i, r in enumerate(data.records) if r.dataset == "african" and r.country == c])
              for c in countries]
-    preds = run_folds(data.records, data.cache, data.dev, folds, cfg, train_exclude=set(data.held))
+    preds = run_folds(data.records, data.cache, data.dev, folds, cfg, train_exclude=set(data.held),
+                      sononet_npz=data.sononet_npz)
     preds.save(path)
     return preds
 
@@ -105,7 +107,7 @@ def student_name(cfg: DistillConfig, continue_minutes: float = 0.0) -> str:
 
 
 def final_models(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = True,
-                 continue_minutes: float = 0.0) -> tuple[TeacherHead, PlaneStudent]:
+                 continue_minutes: float = 0.0) -> tuple[TeacherHead, torch.nn.Module]:
     """Teacher head and student trained on every development view (held-out patients never seen).
     The student checkpoint is reused when one of the same schedule exists (`student_name`).
     continue_minutes > 0: a second cycle (peak LR / 3) from that checkpoint."""
@@ -116,9 +118,7 @@ def final_models(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = T
     save_teacher(head, out / TEACHER_CHECKPOINT.name, sononet_npz=str(data.sononet_npz))
     path = out / student_name(cfg)
     if reuse and path.is_file():
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        student = build_student(float(ckpt["width_mult"]))
-        student.load_state_dict(ckpt["state_dict"])
+        student = load_student(path)
     else:
         student = _fresh_student(data, cfg, head, path)
     if continue_minutes <= 0:
@@ -126,18 +126,31 @@ def final_models(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = T
     return head, _continue(data, out, cfg, head, student, continue_minutes, reuse)
 
 
-def _fresh_student(data: PlaneData, cfg: DistillConfig, head: TeacherHead, path: Path) -> PlaneStudent:
+def load_student(path: Path) -> torch.nn.Module:
+    """A student checkpoint written by train-planes ({"state_dict", "width_mult", "arch"}) as a model."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    student = build_student(float(ckpt["width_mult"]), arch=str(ckpt.get("arch", "planenet-s")))
+    student.load_state_dict(ckpt["state_dict"])
+    return student.eval()
+
+
+def _save_student(student: torch.nn.Module, cfg: DistillConfig, path: Path, **meta: float) -> None:
+    torch.save({"state_dict": student.state_dict(), "width_mult": cfg.width_mult, "arch": cfg.arch, **meta}, path)
+
+
+def _fresh_student(data: PlaneData, cfg: DistillConfig, head: TeacherHead, path: Path) -> torch.nn.Module:
     targets, planes = view_labels(data.records, data.cache)
     dev_views = np.isin(data.cache.record, data.dev)
     teacher_logits = head_logits(head, data.cache.feats[dev_views])
     student = train_student(data.cache.images[dev_views], teacher_logits, targets[dev_views], planes[dev_views], cfg,
-                            teacher_feats=data.cache.feats[dev_views], teacher_maps=data.cache.maps[dev_views])
-    torch.save({"state_dict": student.state_dict(), "width_mult": cfg.width_mult, "epochs": cfg.epochs}, path)
+                            teacher_feats=data.cache.feats[dev_views], teacher_maps=data.cache.maps[dev_views],
+                            sononet_npz=data.sononet_npz)
+    _save_student(student, cfg, path, epochs=cfg.epochs)
     return student
 
 
-def _continue(data: PlaneData, out: Path, cfg: DistillConfig, head: TeacherHead, student: PlaneStudent,
-              minutes: float, reuse: bool) -> PlaneStudent:
+def _continue(data: PlaneData, out: Path, cfg: DistillConfig, head: TeacherHead, student: torch.nn.Module,
+              minutes: float, reuse: bool) -> torch.nn.Module:
     path = out / student_name(cfg, minutes)
     if reuse and path.is_file():
         student.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
@@ -148,5 +161,5 @@ def _continue(data: PlaneData, out: Path, cfg: DistillConfig, head: TeacherHead,
     student = train_student(data.cache.images[dev_views], head_logits(head, data.cache.feats[dev_views]),
                             targets[dev_views], planes[dev_views], more, init=student.train(),
                             teacher_feats=data.cache.feats[dev_views], teacher_maps=data.cache.maps[dev_views])
-    torch.save({"state_dict": student.state_dict(), "width_mult": cfg.width_mult, "continued_minutes": minutes}, path)
+    _save_student(student, cfg, path, continued_minutes=minutes)
     return student

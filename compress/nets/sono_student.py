@@ -1,0 +1,125 @@
+"""SonoNet-S: a plane student cut from SonoNet-16 itself (gray 112x144 in, 8 class logits out).
+
+The from-scratch PlaneNet-S never learns what SonoNet-16's pretrained filters carry (425 labelled images are
+too few), so this student starts from them: SonoNet-16's topology at half the input resolution, blocks 1-4 at
+half width and block 5 whole, each kept filter copied from the published weights. Which filters are kept is
+decided on real frames, layer by layer: the channels with the largest mean response after batch norm and
+ReLU (structured pruning at initialisation). SonoNet's x255 input scale is folded into the first
+convolution, so the input is standardised per image as for every other plane model.
+
+Cost at 112x144: ~94 M multiply-accumulates and ~0.5 M parameters (the issue's budget: <= 100 M, <= 1 M).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from compress.nets.sononet import BLOCKS, BN_EPS, SONONET_INPUT, SonoNet16
+
+INPUT_HW = (112, 144)
+N_CLASSES = 8
+WIDTHS = (8, 16, 32, 64, 128)  # output channels of SonoNet-16's five blocks (16, 32, 64, 128, 128) kept
+INPUT_SCALE = float(SONONET_INPUT["normalise"]["scale"])
+
+
+def _conv_bn(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout, eps=BN_EPS),
+                         nn.ReLU(inplace=True))
+
+
+class SonoStudent(nn.Module):
+    """forward(x (N,1,112,144) per-image standardised) -> logits (N, n_classes).
+
+    Same training interface as PlaneNet-S (`pooled`, `pooled_and_hint`, `classifier`, `dropout`)."""
+
+    def __init__(self, widths: tuple[int, ...] = WIDTHS, n_classes: int = N_CLASSES, dropout: float = 0.2) -> None:
+        super().__init__()
+        if len(widths) != len(BLOCKS):
+            raise ValueError(f"widths needs one channel count per SonoNet block ({len(BLOCKS)}), got {widths}")
+        self.widths = tuple(int(w) for w in widths)
+        blocks, cin = [], 1
+        for i, ((_, n), cout) in enumerate(zip(BLOCKS, self.widths)):
+            layers: list[nn.Module] = []
+            for _ in range(n):
+                layers.append(_conv_bn(cin, cout))
+                cin = cout
+            if i < len(BLOCKS) - 1:
+                layers.append(nn.MaxPool2d(2))
+            blocks.append(nn.Sequential(*layers))
+        self.features = nn.Sequential(*blocks)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(2 * cin, n_classes)
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """Global mean + max of the last block (N, 2 * last width): the classifier's input."""
+        f = self.features(x)
+        return torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(self.pooled(x)))
+
+    def pooled_and_hint(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training only: (pooled features, the stride-16 map the spatial hint reads: the last block)."""
+        f = self.features(x)
+        return torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], 1), f
+
+    @property
+    def hint_channels(self) -> int:
+        return self.widths[-1]
+
+
+def conv_layers(model: nn.Module) -> list[nn.Sequential]:
+    """The conv-BN(-ReLU) units of SonoNet-16 or SonoNet-S blocks, in order."""
+    blocks = model.blocks if isinstance(model, SonoNet16) else model.features
+    return [m for b in blocks for m in b if isinstance(m, nn.Sequential)]
+
+
+@torch.no_grad()
+def from_sononet(teacher: SonoNet16, frames: torch.Tensor, widths: tuple[int, ...] = WIDTHS,
+                 n_classes: int = N_CLASSES) -> SonoStudent:
+    """A SonoNet-S whose every filter is one of `teacher`'s, chosen on `frames` (N,1,112,144) standardised.
+
+    Layer by layer, the teacher's unit is run on the already-pruned student's activations (its input
+    channels restricted to those kept before), and the output channels with the largest mean post-ReLU
+    response are kept. Batch-norm statistics are copied with them."""
+    student = SonoStudent(widths, n_classes)
+    t_units, s_units = conv_layers(teacher), conv_layers(student)
+    if len(t_units) != len(s_units):
+        raise ValueError("teacher and student have different numbers of conv layers")
+    keep_in = torch.arange(1)
+    x = frames
+    unit_block = [i for i, (_, n) in enumerate(BLOCKS) for _ in range(n)]
+    for j, (tu, su) in enumerate(zip(t_units, s_units)):
+        t_conv, t_bn = tu[0], tu[1]
+        w = t_conv.weight[:, keep_in]
+        if j == 0:
+            w = w * INPUT_SCALE
+        y = torch.relu(nn.functional.batch_norm(nn.functional.conv2d(x, w, padding=1), t_bn.running_mean,
+                                                t_bn.running_var, t_bn.weight, t_bn.bias, False, 0.0, t_bn.eps))
+        k = su[0].out_channels
+        keep_out = torch.sort(torch.argsort(y.mean(dim=(0, 2, 3)), descending=True)[:k]).values
+        su[0].weight.copy_(w[keep_out])
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            getattr(su[1], name).copy_(getattr(t_bn, name)[keep_out])
+        x = y[:, keep_out]
+        last_in_block = j + 1 == len(t_units) or unit_block[j + 1] != unit_block[j]
+        if last_in_block and unit_block[j] < len(BLOCKS) - 1:
+            x = nn.functional.max_pool2d(x, 2)
+        keep_in = keep_out
+    return student.eval()
+
+
+def student_widths(model: nn.Module) -> tuple[int, ...] | None:
+    """The block widths of a SonoNet-S (None for other networks): what a checkpoint records."""
+    return model.widths if isinstance(model, SonoStudent) else None
+
+
+def frames_for_selection(images: np.ndarray, n: int = 256, seed: int = 0) -> torch.Tensor:
+    """(V,H,W) uint8 views -> n of them as standardised (n,1,H,W) float tensors, for `from_sononet`."""
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(images), size=min(n, len(images)), replace=False))
+    x = torch.from_numpy(images[pick].astype(np.float32))[:, None]
+    mu = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mu) / x.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
