@@ -80,6 +80,7 @@ def main() -> None:
     if not sn_path.is_file():
         export_onnx(sononet, sn_path, (224, 288))
     bundle = load_manifest(shipped_model_dir("plane-cls"))
+    arch = (bundle.raw.get("provenance") or {}).get("architecture") or "planenet-s"
     variants = {p: bundle.variant(p) for p in bundle.variants} or {"model": bundle}  # e.g. int8, fp32
     sn_sess = session(sn_path)
     records = load_records(data)
@@ -91,7 +92,7 @@ def main() -> None:
         sess = session(manifest.model_path)
         xs = [preprocess(g, bundle.preprocessing).tensor for g in grays]
         rows.append(_row(f"plane-cls student {precision}", manifest.model_path, sess, xs,
-                         count_macs(build_student()), y, args.runs))
+                         count_macs(build_student(arch=arch)), y, args.runs))
     xs = [sononet_input(g) for g in grays]
     rows.append(_row("SonoNet-16 (mapped)", sn_path, sn_sess, xs, count_macs(sononet, (224, 288)), y, args.runs,
                      sononet=True))

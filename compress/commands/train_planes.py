@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
                   "split": "patient-hash held-out 20% per dataset/country (compress.data.planes)",
                   "source_checkpoint": str(out / student_name(cfg, args.continue_minutes)),
                   "teacher": "SonoNet-16 (frozen) + MLP head",
-                  "student": cfg.arch + (" (cut from SonoNet-16's filters)" if cfg.arch == "sononet-s" else ""),
+                  "architecture": cfg.arch,
                   "distillation": f"peak LR {cfg.lr:g}, T={cfg.temperature}, alpha={cfg.alpha}, feature hint weight {cfg.feat_weight}, "
                                   f"spatial hint weight {cfg.map_weight}, "
                                   f"<= {cfg.epochs} epochs within {cfg.max_minutes} min (time-annealed LR)"

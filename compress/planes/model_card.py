@@ -42,6 +42,15 @@ def _targets(report: dict) -> str:
             "<= 2 ms per frame: see Speed.")
 
 
+NETWORKS = {
+    "planenet-s": "PlaneNet-S (`compress/nets/plane_student.py`): depthwise-separable CNN trained from scratch, "
+                  "~0.19 M parameters, ~10 M multiply-accumulates",
+    "sononet-s": "SonoNet-S (`compress/nets/sono_student.py`): SonoNet-16's topology with blocks 1-4 at half "
+                 "width, every filter cut from the published SonoNet-16 weights (the channels with the largest "
+                 "mean response on training views), then distilled; ~0.49 M parameters, ~94 M multiply-accumulates",
+}
+
+
 def write_card(directory: Path, report: dict, manifest: dict, bench: str | None, schedules: str) -> Path:
     """MODEL_CARD.md from the measured report; `schedules` says how the CV / LOCO students were trained."""
     cal = manifest.get("calibration_params", {})
@@ -54,9 +63,8 @@ Trans-cerebellum), Fetal abdomen, Fetal femur, Fetal thorax, Maternal cervix, Ot
 confidence threshold or when the frame check refuses the frame. 8 outputs (3 brain sub-planes + 5 planes);
 the brain probability is the sum of the sub-planes. See docs/planes.md.
 
-**Network.** PlaneNet-S (`compress/nets/plane_student.py`): depthwise-separable CNN, gray 112x144 input
-(centre crop to the 7:9 aspect, area resize, per-image standardisation - all in manifest.json),
-~0.19 M parameters, ~11 M multiply-accumulates, ONNX opset 17. model.onnx is the INT8 QDQ graph,
+**Network.** {NETWORKS[prov.get('architecture') or 'planenet-s']}, gray 112x144 input
+(centre crop to the 7:9 aspect, area resize, per-image standardisation - all in manifest.json), ONNX opset 17. model.onnx is the INT8 QDQ graph,
 model_fp32.onnx the float one (onnxruntime on a CPU runs the float one by default: it is faster there).
 How the bundle was compressed (distil, export, INT8, each gated): report.md in this directory.
 

@@ -30,6 +30,7 @@ class TaskInfo:
     training_data: str
     split: str
     teacher_input_shape: tuple[int, ...] | None = None  # when the teacher sees other inputs than the student
+    architecture: str | None = None  # the student network's name, recorded in the manifest's provenance
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Planes adapter: the plane engineer's records, view cache, teacher (SonoNet-16 features + trained head),
-student (PlaneNet-S) and metrics (compress.data.planes, compress.planes.*, compress.nets.plane_student).
+student (PlaneNet-S, or SonoNet-S with task_options.student_arch: sononet-s) and metrics (compress.data.planes, compress.planes.*, compress.nets.plane_student).
 
 Training views are the cached augmented development views; the teacher's logits for them come from the
 cached SonoNet-16 features through the trained head (the teacher never runs on the student's input).
@@ -22,7 +22,8 @@ from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
 from edge.errors import ConfigError, ModelError
 
 OPTIONS = {"cache_dir": "runs/planes", "n_aug": 40, "hc18_images": 80,
-           "calibration_params_from": "edge/models/plane-cls/manifest.json", "target_accuracy": 0.97}
+           "calibration_params_from": "edge/models/plane-cls/manifest.json", "target_accuracy": 0.97,
+           "student_arch": "planenet-s"}
 
 
 class TeacherNet(nn.Module):
@@ -69,7 +70,7 @@ class PlanesTask(TaskAdapter):
                              f"{len(self.data.dev)} development records (planes/labels.csv + HC18 train heads), "
                              f"{len(self.train_idx)} cached views",
                              f"held-out patients ({len(self.data.held)} records, compress.data.planes hash split)",
-                             (1, 1, 224, 288))
+                             (1, 1, 224, 288), str(self.opts["student_arch"]))
 
     # -- networks -----------------------------------------------------------------------------------------
     def build_teacher(self) -> nn.Module:
@@ -102,7 +103,10 @@ class PlanesTask(TaskAdapter):
     def build_student(self, width_mult: float) -> nn.Module:
         from compress.nets.plane_student import build_student
 
-        return build_student(width_mult)
+        try:
+            return build_student(width_mult, arch=str(self.opts["student_arch"]))
+        except ValueError as exc:
+            raise ConfigError(f"task_options.student_arch / student.width_mult: {exc}") from None
 
     # -- training -----------------------------------------------------------------------------------------
     def train_batches(self, batch_size: int, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
