@@ -38,7 +38,28 @@ class DSBlock(nn.Module):
         return self.act(y + x if self.residual else y)
 
 
-class PlaneStudent(nn.Module):
+def mean_max(f: torch.Tensor) -> torch.Tensor:
+    """(N,C,H,W) -> (N,2C): global mean and max over space."""
+    return torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], 1)
+
+
+class PooledClassifier(nn.Module):
+    """`features` -> global mean + max -> dropout -> `classifier`: the interface plane distillation trains
+    (subclasses build `features`, `dropout`, `classifier` and say where the spatial hint reads)."""
+
+    features: nn.Module
+    dropout: nn.Module
+    classifier: nn.Linear
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """The classifier's input (N, 2 * channels of the last feature map)."""
+        return mean_max(self.features(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(self.pooled(x)))
+
+
+class PlaneStudent(PooledClassifier):
     """forward(x (N,1,112,144) per-image standardised) -> logits (N, n_classes)."""
 
     def __init__(self, width_mult: float = 1.0, n_classes: int = N_CLASSES, dropout: float = 0.2) -> None:
@@ -55,19 +76,10 @@ class PlaneStudent(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(2 * h, n_classes)
 
-    def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        """Global mean + max of the last feature map (N, 2 * head channels): the classifier's input."""
-        f = self.features(x)
-        return torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(self.pooled(x)))
-
     def pooled_and_hint(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Training only: (pooled features, the stride-16 map the spatial hint reads)."""
         mid = self.features[:HINT_LAYER](x)
-        f = self.features[HINT_LAYER:](mid)
-        return torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], 1), mid
+        return mean_max(self.features[HINT_LAYER:](mid)), mid
 
     @property
     def hint_channels(self) -> int:

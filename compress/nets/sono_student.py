@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from compress.nets.plane_student import PooledClassifier, mean_max
 from compress.nets.sononet import BLOCKS, BN_EPS, SONONET_INPUT, SonoNet16
 
 INPUT_HW = (112, 144)
@@ -29,10 +30,10 @@ def _conv_bn(cin: int, cout: int) -> nn.Sequential:
                          nn.ReLU(inplace=True))
 
 
-class SonoStudent(nn.Module):
+class SonoStudent(PooledClassifier):
     """forward(x (N,1,112,144) per-image standardised) -> logits (N, n_classes).
 
-    Same training interface as PlaneNet-S (`pooled`, `pooled_and_hint`, `classifier`, `dropout`)."""
+    Same training interface as PlaneNet-S (`PooledClassifier`, `pooled_and_hint`, `hint_channels`)."""
 
     def __init__(self, widths: tuple[int, ...] = WIDTHS, n_classes: int = N_CLASSES, dropout: float = 0.2) -> None:
         super().__init__()
@@ -52,18 +53,10 @@ class SonoStudent(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(2 * cin, n_classes)
 
-    def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        """Global mean + max of the last block (N, 2 * last width): the classifier's input."""
-        f = self.features(x)
-        return torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(self.pooled(x)))
-
     def pooled_and_hint(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Training only: (pooled features, the stride-16 map the spatial hint reads: the last block)."""
         f = self.features(x)
-        return torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], 1), f
+        return mean_max(f), f
 
     @property
     def hint_channels(self) -> int:
