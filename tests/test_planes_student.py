@@ -150,7 +150,14 @@ def test_each_student_recipe_has_its_own_files() -> None:
     from compress.planes.workflow import student_name
 
     base = DistillConfig(epochs=40)
-    assert student_name(base, 25) == "student_e40_c25.pt"   # the name compress/configs/planes.yaml reads
+    assert student_name(base, 25) == "student_e40_c25.pt"
     assert student_name(base) == "student_e40.pt"
+    sono = DistillConfig(epochs=40, arch="sononet-s", lr=1e-3)   # train-planes --student sononet-s defaults
+    from compress.paths import REPO_ROOT
+    from edge.config import read_yaml
+
+    config = read_yaml(REPO_ROOT / "compress" / "configs" / "planes.yaml", "pipeline config", "")
+    assert config["student"]["checkpoint"] == f"runs/planes/{student_name(sono, 25)}"
+    assert config["task_options"]["student_arch"] == sono.arch
     hinted = DistillConfig(epochs=40, map_weight=1.0)
     assert student_name(hinted, 25) not in (student_name(base, 25), student_name(base))
