@@ -138,7 +138,10 @@ def write_bundle(cfg: PipelineConfig, task: TaskAdapter, work: WorkDir) -> Path:
         from compress.stages.common import ort_predict
 
         int8_predict = ort_predict(tmp / MODEL_FILE)
-        manifest = {**manifest_dict(cfg, task, state, files), **task.manifest_extra(int8_predict)}
+        base, extra = manifest_dict(cfg, task, state, files), task.manifest_extra(int8_predict)
+        # a task's own provenance (how its warm-start student was trained) is added to the pipeline's
+        extra_prov = extra.pop("provenance", None) or {}
+        manifest = {**base, **extra, "provenance": {**extra_prov, **base["provenance"]}}
         manifest["metrics"].update(task.final_metrics(int8_predict))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         load_manifest(tmp, verify=True)  # the runtime must be able to read what we wrote

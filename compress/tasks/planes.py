@@ -26,6 +26,10 @@ OPTIONS = {"cache_dir": "runs/planes", "n_aug": 40, "hc18_images": 80,
            "student_arch": "planenet-s"}
 
 
+# what train-planes recorded about how the warm-start student was trained, carried into the bundle
+TRAINING_PROVENANCE = ("teacher", "distillation", "calibration")
+
+
 class TeacherNet(nn.Module):
     """SonoNet-16 + head as one module on (N,1,224,288) views normalised as SonoNet expects."""
 
@@ -176,10 +180,13 @@ class PlanesTask(TaskAdapter):
         src = Path(self.opts["calibration_params_from"])
         src = src if src.is_absolute() else REPO_ROOT / src
         if src.is_file():
-            params = json.loads(src.read_text(encoding="utf-8")).get("calibration_params")
+            trained = json.loads(src.read_text(encoding="utf-8"))
+            params = trained.get("calibration_params")
             if isinstance(params, dict) and {"temperature", "unknown_threshold"} <= set(params):
                 rel = src.relative_to(REPO_ROOT) if src.is_relative_to(REPO_ROOT) else src
-                return {"calibration_params": {**params, "source": f"from {rel} (train-planes' CV calibration)"}}
+                prov = {k: v for k, v in (trained.get("provenance") or {}).items() if k in TRAINING_PROVENANCE}
+                return {"calibration_params": {**params, "source": f"from {rel} (train-planes' CV calibration)"},
+                        "provenance": prov}
         idx = self.clean_dev
         from compress.planes.distill import standardise
 
