@@ -152,7 +152,7 @@ def test_each_student_recipe_has_its_own_files() -> None:
     base = DistillConfig(epochs=40)
     assert student_name(base, 25) == "student_e40_c25.pt"
     assert student_name(base) == "student_e40.pt"
-    sono = DistillConfig(epochs=40, arch="sononet-s", lr=1e-3)   # train-planes --student sononet-s defaults
+    sono = DistillConfig(epochs=40, arch="sononet-s", lr=1e-3)   # train-planes defaults
     from compress.paths import REPO_ROOT
     from edge.config import read_yaml
 

@@ -54,8 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_student_arguments(p: argparse.ArgumentParser) -> None:
     """The student recipe options train-planes and evaluate-planes share (they name the CV files)."""
-    p.add_argument("--student", choices=ARCHS, default="planenet-s",
-                   help="planenet-s: from scratch; sononet-s: cut from SonoNet-16's own filters")
+    p.add_argument("--student", choices=ARCHS, default="sononet-s",
+                   help="sononet-s (plane-cls 1.3.0): cut from SonoNet-16's own filters; planenet-s (1.2.0): from "
+                        "scratch")
     p.add_argument("--lr", type=float, default=None,
                    help="peak learning rate (default 3e-3 for planenet-s, 1e-3 for the pretrained sononet-s)")
     p.add_argument("--map-hint-weight", type=float, default=0.0,
