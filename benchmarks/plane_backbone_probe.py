@@ -1,0 +1,117 @@
+"""How much of a pretrained backbone survives a smaller input: a linear probe on frozen features.
+
+For SonoNet-16 and SonoNet's SmallNet at several input sizes: global mean + max of the last conv block on the
+clean development frames, a class-balanced linear layer, 5-fold patient-grouped CV (compress.data.planes).
+A guide for choosing a plane student's starting point (docs/planes.md, 1 Dec 2026), not a product number.
+Run: .venv/bin/python benchmarks/plane_backbone_probe.py (about 2 min on 2 cores).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from compress.data.planes import grouped_folds, load_records, split_dev_heldout
+from compress.nets.sononet import load_sononet16
+from compress.paths import default_data_dir
+from compress.planes.augment import clean_view
+from edge.imageio import read_gray
+
+N_PLANES = 6
+# SmallNet (Baumgartner et al. 2017): (kernel, stride, padding) of its four conv layers before the 1x1 head;
+# 2x2 max pooling after the first two; Lasagne flips the kernels (true convolution)
+SMALLNET_CONVS = ((7, 2, 0), (5, 2, 0), (3, 1, 1), (3, 1, 1))
+
+
+def sononet_input(views: np.ndarray) -> torch.Tensor:
+    x = views.astype(np.float32)
+    x = (x - x.mean((1, 2), keepdims=True)) / np.maximum(x.std((1, 2), keepdims=True), 1e-6) * 255.0
+    return torch.from_numpy(x[:, None])
+
+
+def smallnet_backbone(npz) -> Callable[[torch.Tensor], torch.Tensor]:
+    with np.load(npz, allow_pickle=False) as d:
+        arrays = [d[f"arr_{i}"] for i in range(2 * len(SMALLNET_CONVS))]
+    convs = []
+    for i, (k, stride, pad) in enumerate(SMALLNET_CONVS):
+        w = torch.from_numpy(np.ascontiguousarray(arrays[2 * i][:, :, ::-1, ::-1])).float()
+        conv = torch.nn.Conv2d(w.shape[1], w.shape[0], k, stride, pad)
+        conv.weight.data, conv.bias.data = w, torch.from_numpy(arrays[2 * i + 1]).float()
+        convs.append(conv)
+
+    def features(x: torch.Tensor) -> torch.Tensor:
+        for i, conv in enumerate(convs):
+            x = F.relu(conv(x))
+            if i < 2:
+                x = F.max_pool2d(x, 2)
+        return x
+
+    return features
+
+
+@torch.no_grad()
+def pooled_features(backbone: Callable[[torch.Tensor], torch.Tensor], grays: list[np.ndarray],
+                    hw: tuple[int, int]) -> np.ndarray:
+    views = np.stack([clean_view(g, hw) for g in grays])
+    out = []
+    for i in range(0, len(views), 32):
+        f = backbone(sononet_input(views[i:i + 32]))
+        out.append(torch.cat([f.mean((2, 3)), f.amax((2, 3))], 1))
+    return torch.cat(out).numpy()
+
+
+def probe(x: np.ndarray, y: np.ndarray, dev: list[int], folds: list[np.ndarray]) -> np.ndarray:
+    """Out-of-fold predictions of a class-balanced linear layer over the dev records."""
+    x = (x - x[dev].mean(0)) / (x[dev].std(0) + 1e-6)
+    pred = np.full(len(x), -1)
+    for fold in folds:
+        train = np.setdiff1d(dev, fold)
+        torch.manual_seed(0)
+        layer = torch.nn.Linear(x.shape[1], N_PLANES)
+        opt = torch.optim.Adam(layer.parameters(), 1e-2, weight_decay=1e-3)
+        weight = torch.from_numpy(1.0 / np.bincount(y[train], minlength=N_PLANES).clip(1)).float()
+        xt, yt = torch.from_numpy(x[train]).float(), torch.from_numpy(y[train])
+        for _ in range(300):
+            opt.zero_grad()
+            F.cross_entropy(layer(xt), yt, weight=weight).backward()
+            opt.step()
+        with torch.no_grad():
+            pred[fold] = layer(torch.from_numpy(x[fold]).float()).argmax(1).numpy()
+    return pred
+
+
+def macro_f1(p: np.ndarray, t: np.ndarray) -> float:
+    scores = []
+    for c in np.unique(t):
+        tp, fp, fn = ((p == c) & (t == c)).sum(), ((p == c) & (t != c)).sum(), ((p != c) & (t == c)).sum()
+        scores.append(2 * tp / max(2 * tp + fp + fn, 1))
+    return float(np.mean(scores))
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    data = default_data_dir()
+    records = load_records(data, 80)
+    dev, _ = split_dev_heldout(records)
+    grays = [read_gray(r.path) for r in records]
+    y = np.array([r.plane_idx for r in records])
+    folds = grouped_folds(records, dev, 5)
+    african = np.array([records[i].dataset == "african" for i in dev])
+    sononet = load_sononet16(data / "peers" / "sononet" / "SonoNet16.npz").features
+    smallnet = smallnet_backbone(data / "peers" / "sononet" / "SmallNet.npz")
+    print(f"linear probe, frozen features, 5-fold grouped CV over {len(dev)} development records")
+    print(f"{'backbone':12s} {'input':>8s} {'acc':>6s} {'mF1':>6s} {'African acc':>12s}")
+    for name, net, hw in (("SonoNet-16", sononet, (224, 288)), ("SonoNet-16", sononet, (160, 208)),
+                          ("SonoNet-16", sononet, (112, 144)), ("SmallNet", smallnet, (224, 288)),
+                          ("SmallNet", smallnet, (112, 144))):
+        pred = probe(pooled_features(net, grays, hw), y, dev, folds)[dev]
+        t = y[dev]
+        print(f"{name:12s} {hw[0]}x{hw[1]:<4d} {np.mean(pred == t):6.3f} {macro_f1(pred, t):6.3f} "
+              f"{np.mean(pred[african] == t[african]):12.3f}")
+
+
+if __name__ == "__main__":
+    main()
