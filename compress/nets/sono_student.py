@@ -16,11 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from compress.nets.plane_student import PooledClassifier, mean_max
+from compress.nets.plane_student import INPUT_HW, N_CLASSES, PooledClassifier, mean_max
 from compress.nets.sononet import BLOCKS, BN_EPS, SONONET_INPUT, SonoNet16
 
-INPUT_HW = (112, 144)
-N_CLASSES = 8
 WIDTHS = (8, 16, 32, 64, 128)  # output channels of SonoNet-16's five blocks (16, 32, 64, 128, 128) kept
 INPUT_SCALE = float(SONONET_INPUT["normalise"]["scale"])
 
