@@ -1,7 +1,7 @@
 """Train the head-segmentation teacher, then the student distilled from it (plus Dice + BCE on the labels).
 
 Model selection uses the val subjects only; test subjects are never loaded here.
-Checkpoints: `<out>/<role>.pt` = {"state_dict", "role", "width_mult"|"base", "epoch", "val_dice", "spec"}.
+Checkpoints: `<out>/<role>.pt` = {"state_dict", "role", "arch", "width_mult"|"base", "epoch", "val_dice", "spec"}.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class TrainConfig:
     lr: float = 3e-3
     max_minutes: float = 25.0        # stop (keeping the best checkpoint) when the wall budget is spent
     width_mult: float = 1.0
+    arch: str = "ds-seg"             # student network (compress.nets.segnet.ARCHS)
     teacher_base: int = 12
     teacher: Path | None = None      # teacher checkpoint for distillation (student only)
     init: Path | None = None         # start from this checkpoint's weights (fine-tuning)
@@ -81,9 +82,36 @@ def val_dice(model: torch.nn.Module, loader: DataLoader) -> float:
 
 def load_checkpoint(path: Path) -> torch.nn.Module:
     ck = torch.load(path, map_location="cpu", weights_only=False)
-    model = build_teacher(ck["base"]) if ck["role"] == "teacher" else build_student(ck["width_mult"])
+    model = (build_teacher(ck["base"]) if ck["role"] == "teacher"
+             else build_student(ck["width_mult"], ck.get("arch", "ds-seg")))
     model.load_state_dict(ck["state_dict"])
     return model.eval()
+
+
+def sononet_path(hc18_dir: Path) -> Path:
+    """SonoNet-16's published weights beside hc18/ in the shared data folder."""
+    return hc18_dir.parent / "peers" / "sononet" / "SonoNet16.npz"
+
+
+def new_network(cfg: TrainConfig, train_ds: Dataset) -> torch.nn.Module:
+    """The network `cfg` asks for: the U-Net teacher, a student from `cfg.init`, a fresh ds-seg student, or a
+    sono-seg student whose encoder is cut from SonoNet-16 on 64 of the (augmented) training frames."""
+    if cfg.role == "teacher":
+        return build_teacher(cfg.teacher_base)
+    if cfg.init is not None:
+        init = load_checkpoint(cfg.init)
+        model = build_student(cfg.width_mult, cfg.arch)
+        model.load_state_dict(init.state_dict())
+        return model
+    if cfg.arch != "sono-seg":
+        return build_student(cfg.width_mult, cfg.arch)
+    from compress.nets.sono_seg import sonoseg_from_sononet
+    from compress.nets.sononet import load_sononet16
+
+    rng = np.random.default_rng(cfg.seed)
+    pick = rng.choice(len(train_ds), size=min(64, len(train_ds)), replace=False)
+    frames = torch.stack([train_ds[int(i)][0] for i in pick])
+    return sonoseg_from_sononet(load_sononet16(sononet_path(cfg.data)), frames)
 
 
 def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
@@ -101,9 +129,7 @@ def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
         train_ds = HC18SegDataset(cfg.data, "train", cache, augment=Augment(), seed=cfg.seed)
         val_loader = DataLoader(HC18SegDataset(cfg.data, "val", cache), batch_size=16)
     loader = DataLoader(train_ds, batch_size=cfg.batch, shuffle=True, drop_last=True)
-    model = build_teacher(cfg.teacher_base) if cfg.role == "teacher" else build_student(cfg.width_mult)
-    if cfg.init is not None:
-        model.load_state_dict(load_checkpoint(cfg.init).state_dict())
+    model = new_network(cfg, train_ds)
     teacher = load_checkpoint(cfg.teacher) if (cfg.role == "student" and cfg.teacher) else None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * len(loader), pct_start=0.1)
@@ -134,7 +160,8 @@ def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
                  history[-1]["minutes"])
         if val_loader is None or vd > best:
             best = vd
-            torch.save({"state_dict": model.state_dict(), "role": cfg.role, "width_mult": cfg.width_mult,
+            torch.save({"state_dict": model.state_dict(), "role": cfg.role, "arch": cfg.arch,
+                        "width_mult": cfg.width_mult,
                         "base": cfg.teacher_base, "epoch": epoch, "val_dice": vd, "spec": PREPROCESSING},
                        cfg.out / f"{cfg.role}{cfg.tag}.pt")
         if (time.time() - t0) / 60 > cfg.max_minutes:

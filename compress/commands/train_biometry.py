@@ -15,7 +15,11 @@ def add_recipe_arguments(p: argparse.ArgumentParser, epochs: int = 20, width_mul
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--width-mult", type=float, default=width_mult, help="student width multiplier")
+    p.add_argument("--arch", choices=("ds-seg", "sono-seg"), default="ds-seg",
+                   help="student network: ds-seg (head-seg <= 1.2.0, depthwise-separable, from scratch) or sono-seg "
+                        "(encoder cut from SonoNet-16's published filters; fixed widths)")
+    p.add_argument("--width-mult", type=float, default=None,
+                   help=f"ds-seg width multiplier (default {width_mult}; sono-seg has fixed widths)")
     p.add_argument("--max-minutes", type=float, default=25.0, help="wall budget per network")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--init", type=Path, default=None, help="start the student from this checkpoint (fine-tune)")
@@ -23,6 +27,7 @@ def add_recipe_arguments(p: argparse.ArgumentParser, epochs: int = 20, width_mul
                    help="extra loss weight on pixels far from the true outline, reached at 8 model px (0: off)")
     p.add_argument("--tag", default="", help="checkpoint name suffix, e.g. _ft -> student_ft.pt")
     p.add_argument("--seed", type=int, default=0, help="initialisation, shuffling and augmentation seed")
+    p.set_defaults(default_width=width_mult)
 
 
 def recipe_options(args: argparse.Namespace) -> dict:
@@ -33,8 +38,11 @@ def recipe_options(args: argparse.Namespace) -> dict:
         raise ConfigError(f"--epochs ({args.epochs}) and --batch ({args.batch}) must be >= 1")
     if args.init is not None and not args.init.is_file():
         raise ConfigError(f"--init checkpoint {args.init} not found")
+    if args.arch == "sono-seg" and args.width_mult not in (None, 1.0):
+        raise ConfigError(f"--width-mult {args.width_mult} conflicts with --arch sono-seg (fixed widths); drop one")
+    width_mult = args.width_mult if args.width_mult is not None else (1.0 if args.arch == "sono-seg" else args.default_width)
     return dict(data=require_data_dir(args.data, "hc18"), out=args.out, epochs=args.epochs, batch=args.batch,
-                lr=args.lr, max_minutes=args.max_minutes, threads=args.threads, width_mult=args.width_mult,
+                lr=args.lr, max_minutes=args.max_minutes, threads=args.threads, width_mult=width_mult, arch=args.arch,
                 boundary_weight=args.boundary_weight, init=args.init, tag=args.tag, seed=args.seed)
 
 

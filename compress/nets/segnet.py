@@ -102,8 +102,24 @@ def build_teacher(base: int = 16) -> UNet:
     return UNet(base=base)
 
 
-def build_student(width_mult: float = 1.0) -> SegStudent:
-    return SegStudent(width_mult=width_mult)
+ARCHS = ("ds-seg", "sono-seg")
+
+
+def build_student(width_mult: float = 1.0, arch: str = "ds-seg") -> nn.Module:
+    """An untrained head student: the depthwise-separable SegStudent at a width multiplier (head-seg <= 1.2.0),
+    or SonoSeg-S (`compress.nets.sono_seg`, fixed widths, encoder meant to be cut from SonoNet-16 with
+    `sonoseg_from_sononet`: width_mult must be 1.0). Checkpoints record `arch`; a missing one means ds-seg."""
+    if width_mult <= 0:
+        raise ValueError(f"width_mult must be > 0, got {width_mult}")
+    if arch == "ds-seg":
+        return SegStudent(width_mult=width_mult)
+    if arch == "sono-seg":
+        if width_mult != 1.0:
+            raise ValueError(f"sono-seg has fixed widths (cut from SonoNet-16); width_mult must be 1.0, got {width_mult}")
+        from compress.nets.sono_seg import SonoSeg
+
+        return SonoSeg()
+    raise ValueError(f"unknown head student arch {arch!r}; choose one of {ARCHS}")
 
 
 def count_params(model: nn.Module) -> int:

@@ -70,19 +70,28 @@ def conv_layers(model: nn.Module) -> list[nn.Sequential]:
 @torch.no_grad()
 def from_sononet(teacher: SonoNet16, frames: torch.Tensor, widths: tuple[int, ...] = WIDTHS,
                  n_classes: int = N_CLASSES) -> SonoStudent:
-    """A SonoNet-S whose every filter is one of `teacher`'s, chosen on `frames` (N,1,112,144) standardised.
-
-    Layer by layer, the teacher's unit is run on the already-pruned student's activations (its input
-    channels restricted to those kept before), and the output channels with the largest mean post-ReLU
-    response are kept. Batch-norm statistics are copied with them."""
+    """A SonoNet-S whose every filter is one of `teacher`'s, chosen on `frames` (N,1,112,144) standardised
+    (`copy_strongest_filters`)."""
     student = SonoStudent(widths, n_classes)
-    t_units, s_units = conv_layers(teacher), conv_layers(student)
-    if len(t_units) != len(s_units):
-        raise ValueError("teacher and student have different numbers of conv layers")
+    copy_strongest_filters(teacher, conv_layers(student), frames)
+    return student.eval()
+
+
+@torch.no_grad()
+def copy_strongest_filters(teacher: SonoNet16, units: list[nn.Sequential], frames: torch.Tensor) -> None:
+    """Fill `units` (conv-BN(-ReLU), SonoNet-16's 13 feature layers at any widths) with teacher filters.
+
+    Layer by layer, the teacher's unit is run on the already-cut student's activations (its input channels
+    restricted to those kept before), and the output channels with the largest mean post-ReLU response on
+    `frames` (N,1,H,W, standardised per image) are kept, with their batch-norm statistics. SonoNet's x255
+    input scale is folded into the first convolution. Max pooling follows blocks 1-4, as in SonoNet-16."""
+    t_units = conv_layers(teacher)
+    if len(t_units) != len(units):
+        raise ValueError(f"teacher has {len(t_units)} conv layers, the student {len(units)}")
     keep_in = torch.arange(1)
     x = frames
     unit_block = [i for i, (_, n) in enumerate(BLOCKS) for _ in range(n)]
-    for j, (tu, su) in enumerate(zip(t_units, s_units)):
+    for j, (tu, su) in enumerate(zip(t_units, units)):
         t_conv, t_bn = tu[0], tu[1]
         w = t_conv.weight[:, keep_in]
         if j == 0:
@@ -99,7 +108,6 @@ def from_sononet(teacher: SonoNet16, frames: torch.Tensor, widths: tuple[int, ..
         if last_in_block and unit_block[j] < len(BLOCKS) - 1:
             x = nn.functional.max_pool2d(x, 2)
         keep_in = keep_out
-    return student.eval()
 
 
 def student_widths(model: nn.Module) -> tuple[int, ...] | None:
