@@ -78,3 +78,13 @@ def test_unknown_arch_and_width_are_refused() -> None:
         build_student(1.0, "resnet")
     with pytest.raises(ValueError, match="fixed widths"):
         build_student(2.0, "sono-seg")
+
+
+def test_pipeline_task_builds_the_named_student(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from compress.tasks import create_task
+
+    cache = str(tmp_path_factory.mktemp("task_cache"))
+    task = create_task("biometry", data_dir, {"student_arch": "sono-seg", "cache_dir": cache, "teacher_pool": 0})
+    assert isinstance(task.build_student(1.0), SonoSeg) and task.info.architecture == "sono-seg"
+    with pytest.raises(ConfigError, match="student_arch"):
+        create_task("biometry", data_dir, {"student_arch": "unet3", "cache_dir": cache}).build_student(1.0)

@@ -19,7 +19,7 @@ from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
 from edge.errors import ConfigError
 
 OPTIONS = {"teacher_base": 12, "cache_dir": "runs/biometry/cache", "eval_split": "val", "eval_limit": None,
-           "teacher_pool": 2, "postprocessing_from": "edge/models/head-seg/manifest.json"}
+           "teacher_pool": 2, "postprocessing_from": "edge/models/head-seg/manifest.json", "student_arch": "ds-seg"}
 
 
 class BiometryTask(TaskAdapter):
@@ -47,7 +47,7 @@ class BiometryTask(TaskAdapter):
                              "segmentation_logits", ("head",), PREPROCESSING,
                              f"HC18 training subjects ({len(self.train_ds)} images)",
                              f"compress.data.hc18 subject hash split; stages gated on '{self.opts['eval_split']}' "
-                             "subjects; final metrics on 'test' subjects")
+                             "subjects; final metrics on 'test' subjects", architecture=str(self.opts["student_arch"]))
 
     def build_teacher(self) -> torch.nn.Module:
         from compress.nets.segnet import build_teacher
@@ -106,7 +106,10 @@ class BiometryTask(TaskAdapter):
     def build_student(self, width_mult: float) -> torch.nn.Module:
         from compress.nets.segnet import build_student
 
-        return build_student(width_mult)
+        try:
+            return build_student(width_mult, arch=str(self.opts["student_arch"]))
+        except ValueError as exc:
+            raise ConfigError(f"task_options.student_arch / student.width_mult: {exc}") from None
 
     def train_batches(self, batch_size: int, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Batches of the cached pool (random flips applied to image, mask and teacher logits alike), or of
