@@ -67,7 +67,7 @@ def prepare(data_dir: Path, out: Path, n_aug: int, hc18_images: int) -> PlaneDat
 
 def cv_predictions(data: PlaneData, out: Path, folds: int, cfg: DistillConfig, reuse: bool = True) -> FoldPredictions:
     """Patient-grouped k-fold out-of-fold logits of SonoNet, teacher and student over the dev set."""
-    path = out / f"cv_k{folds}_e{cfg.epochs}{recipe_tag(cfg)}.npz"
+    path = out / f"cv_k{folds}_e{cfg.epochs}_m{cfg.max_minutes:g}{recipe_tag(cfg)}.npz"  # schedules never stand in for each other
     if reuse and path.is_file():
         return FoldPredictions.load(path)
     torch.set_num_threads(1)
@@ -81,7 +81,7 @@ def loco_predictions(data: PlaneData, out: Path, cfg: DistillConfig | None,
                      reuse: bool = True) -> FoldPredictions:
     """Leave-one-country-out over the African cohort: train without the country (and without any held-out
     record), predict every image of that country (development and held-out patients). cfg None: no student."""
-    path = out / f"loco_e{cfg.epochs if cfg else 0}{recipe_tag(cfg) if cfg else ''}.npz"
+    path = out / (f"loco_e{cfg.epochs}_m{cfg.max_minutes:g}{recipe_tag(cfg)}.npz" if cfg else "loco_e0.npz")
     if reuse and path.is_file():
         return FoldPredictions.load(path)
     torch.set_num_threads(1)
