@@ -107,6 +107,7 @@ def write_manifest(bundle: Path, checkpoint: Path, metrics: dict[str, Any], vers
                      f"<{TEST_BUCKETS + VAL_BUCKETS} val, else train (compress.data.hc18.split_of)",
             "source_checkpoint": f"{checkpoint.name} sha256 {sha256_of(checkpoint)[:16]} "
                                  f"(epoch {ck['epoch']}, val Dice {ck['val_dice']:.4f}, width_mult {ck['width_mult']})",
+            "architecture": ck.get("arch", "ds-seg"),
             "git_commit": _git_commit(),
         },
         "metrics": metrics,
