@@ -1,9 +1,11 @@
 """How much of a pretrained backbone survives a smaller input: a linear probe on frozen features.
 
-For SonoNet-16 and SonoNet's SmallNet at several input sizes: global mean + max of the last conv block on the
-clean development frames, a class-balanced linear layer, 5-fold patient-grouped CV (compress.data.planes).
-A guide for choosing a plane student's starting point (docs/planes.md, 1 Dec 2026), not a product number.
-Run: .venv/bin/python benchmarks/plane_backbone_probe.py (about 2 min on 2 cores).
+For SonoNet-16 and SonoNet's SmallNet at several input sizes, and for SonoNet-S cuts (filters chosen by
+`copy_strongest_filters`, frozen) of other widths and input sizes within the student's 100 M MAC budget:
+global mean + max of the last conv block on the clean development frames, a class-balanced linear layer,
+5-fold patient-grouped CV (compress.data.planes). A guide for choosing a plane student's starting point
+(docs/planes.md, 1 and 2 Dec 2026), not a product number.
+Run: .venv/bin/python benchmarks/plane_backbone_probe.py (about 3 min on 2 cores).
 """
 
 from __future__ import annotations
@@ -91,6 +93,22 @@ def macro_f1(p: np.ndarray, t: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
+# SonoNet-S cuts: (block widths, input H x W); the first is plane-cls 1.3.0's student
+CUTS = (((8, 16, 32, 64, 128), (112, 144)), ((4, 8, 32, 64, 128), (128, 160)), ((4, 4, 24, 48, 128), (144, 176)),
+        ((4, 8, 24, 48, 96), (160, 208)))
+
+
+def cut_backbone(sononet: torch.nn.Module, widths: tuple[int, ...], views: np.ndarray
+                 ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A frozen SonoNet-S of `widths` cut on `views` (uint8 at its input size); takes SonoNet's x255 input."""
+    from compress.nets.sono_student import SonoStudent, conv_layers, copy_strongest_filters, frames_for_selection
+
+    student = SonoStudent(widths)
+    copy_strongest_filters(sononet, conv_layers(student), frames_for_selection(views, n=len(views)))
+    student.eval()
+    return lambda x: student.features(x / 255.0)  # the x255 scale is folded into the cut's first conv
+
+
 def main() -> None:
     torch.set_num_threads(2)
     data = default_data_dir()
@@ -110,6 +128,18 @@ def main() -> None:
         pred = probe(pooled_features(net, grays, hw), y, dev, folds)[dev]
         t = y[dev]
         print(f"{name:12s} {hw[0]}x{hw[1]:<4d} {np.mean(pred == t):6.3f} {macro_f1(pred, t):6.3f} "
+              f"{np.mean(pred[african] == t[african]):12.3f}")
+    from compress.nets.plane_student import count_macs
+    from compress.nets.sono_student import SonoStudent
+
+    pick = np.random.default_rng(0).choice(dev, 256, replace=False)
+    print(f"\n{'SonoNet-S cut widths':24s} {'input':>8s} {'MMACs':>6s} {'acc':>6s} {'mF1':>6s} {'African acc':>12s}")
+    for widths, hw in CUTS:
+        net = cut_backbone(load_sononet16(data / "peers" / "sononet" / "SonoNet16.npz"), widths,
+                           np.stack([clean_view(grays[i], hw) for i in pick]))
+        pred, t = probe(pooled_features(net, grays, hw), y, dev, folds)[dev], y[dev]
+        macs = count_macs(SonoStudent(widths), hw) / 1e6
+        print(f"{str(widths):24s} {hw[0]}x{hw[1]:<4d} {macs:6.0f} {np.mean(pred == t):6.3f} {macro_f1(pred, t):6.3f} "
               f"{np.mean(pred[african] == t[african]):12.3f}")
 
 
