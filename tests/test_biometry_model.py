@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,26 @@ def test_cross_validation_measures_every_dev_image_once_grouped_by_subject(hc18_
     s = result["summary"]
     assert s["n_images"] == 10 and s["folds"] == 2
     assert (tmp_path / "cv_k2.json").is_file() and (tmp_path / "student_cv1.pt").is_file()
+
+
+def test_cross_validation_resumes_finished_folds_and_runs_one_fold_alone(hc18_dir, tmp_path):
+    """Folds on separate cores (`--fold`), then one plain run gathers them: a fold is trained once per recipe."""
+    from compress.biometry.crossval import run_cv
+    from compress.biometry.train import TrainConfig
+
+    cfg = TrainConfig(data=hc18_dir, out=tmp_path, role="student", epochs=1, batch=2, width_mult=0.25)
+    alone = run_cv(cfg, folds=2, limit=5, only_fold=1)
+    assert {row["fold"] for row in alone["rows"]} == {1} and not (tmp_path / "cv_k2.json").exists()
+    fold1 = tmp_path / "student_cv1.pt"
+    stamp = fold1.stat().st_mtime_ns
+    full = run_cv(cfg, folds=2, limit=5)
+    assert fold1.stat().st_mtime_ns == stamp                         # reused, not trained again
+    assert (tmp_path / "student_cv0.pt").is_file() and (tmp_path / "cv_k2.json").is_file()
+    assert [r for r in full["rows"] if r["fold"] == 1] == alone["rows"]
+    run_cv(replace(cfg, epochs=2), folds=2, limit=5, only_fold=1)     # another recipe: trained again
+    assert fold1.stat().st_mtime_ns != stamp
+    with pytest.raises(ValueError, match="does not exist"):
+        run_cv(cfg, folds=2, limit=5, only_fold=2)
 
 
 def test_recipe_seed_reaches_the_training_config(hc18_dir, tmp_path):

@@ -19,7 +19,7 @@ from torch.utils.data import ConcatDataset, Subset
 
 from compress.biometry.dataset import Augment, HC18SegDataset
 from compress.biometry.evaluate import error_stats, torch_predict_fn
-from compress.biometry.train import TrainConfig, train
+from compress.biometry.train import TrainConfig, finished_run, train
 from compress.data.hc18 import HC18Record
 from edge.biometry.measure import measure_head
 
@@ -55,28 +55,38 @@ def _dev_datasets(cfg: TrainConfig, limit: int | None) -> tuple[list[HC18Record]
     return records, ConcatDataset(subsets)
 
 
-def run_cv(cfg: TrainConfig, folds: int = 3, limit: int | None = None) -> dict:
+def run_cv(cfg: TrainConfig, folds: int = 3, limit: int | None = None, only_fold: int | None = None) -> dict:
     """Train one student per fold, measure its fold; returns {"rows": [...], "summary": {...}} and writes it to
-    `<out>/cv_k<folds><tag>.json`. `cfg` is the recipe (epochs, lr, width, boundary weight, init ...)."""
+    `<out>/cv_k<folds><tag>.json`. `cfg` is the recipe (epochs, lr, width, boundary weight, init ...).
+
+    A fold whose student a finished run of the same recipe left behind is measured, not trained again: an
+    interrupted CV resumes, and `only_fold=k` (one fold, nothing written but its checkpoint) lets the folds run
+    on separate cores before one plain run gathers them."""
     if folds < 2:
         raise ValueError(f"folds must be >= 2, got {folds}")
+    if only_fold is not None and not 0 <= only_fold < folds:
+        raise ValueError(f"fold {only_fold} does not exist with {folds} folds (0 to {folds - 1})")
     records, data = _dev_datasets(cfg, limit)
     fold_of = np.array([subject_fold(r.subject, folds) for r in records])
     rows: list[FoldRow] = []
-    for k in range(folds):
+    for k in range(folds) if only_fold is None else [only_fold]:
         held = np.flatnonzero(fold_of == k)
         if held.size == 0 or held.size == len(records):
             raise ValueError(f"fold {k} of {folds} holds {held.size} of {len(records)} images; use fewer folds")
-        log.info("fold %d/%d: train %d images, measure %d", k + 1, folds, len(records) - held.size, held.size)
         fold_cfg = replace(cfg, role="student", tag=f"{cfg.tag}_cv{k}")
-        train(fold_cfg, Subset(data, np.flatnonzero(fold_of != k).tolist()))
+        if finished_run(fold_cfg):
+            log.info("fold %d/%d: reusing the finished student%s.pt", k + 1, folds, fold_cfg.tag)
+        else:
+            log.info("fold %d/%d: train %d images, measure %d", k + 1, folds, len(records) - held.size, held.size)
+            train(fold_cfg, Subset(data, np.flatnonzero(fold_of != k).tolist()))
         predict = torch_predict_fn(cfg.out / f"student{fold_cfg.tag}.pt")
         for i in held:
             r = records[i]
             res = measure_head(predict(r.image()), r.pixel_mm, None)
             rows.append(FoldRow(r.name, k, r.hc_mm, res.hc.value, res.reason))
     result = {"rows": [row.__dict__ for row in rows], "summary": summarise(rows, folds)}
-    (cfg.out / f"cv_k{folds}{cfg.tag}.json").write_text(json.dumps(result, indent=1))
+    if only_fold is None:
+        (cfg.out / f"cv_k{folds}{cfg.tag}.json").write_text(json.dumps(result, indent=1))
     return result
 
 

@@ -7,6 +7,7 @@ the shipped normalisation. Training and runtime therefore share one resize and o
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -48,7 +49,10 @@ def build_cache(records: list[HC18Record], spec: PreprocessSpec, path: Path) -> 
     imgs = np.stack([resized_frame(r.image(), spec) for r in records]).astype(np.uint8)
     masks = np.stack([resized_mask(r.mask(), spec) for r in records]).astype(np.float16)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, images=imgs, masks=masks, names=np.array([r.name for r in records]))
+    # written aside and renamed: two runs sharing an out folder (CV recipes side by side) never read half a file
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, images=imgs, masks=masks, names=np.array([r.name for r in records]))
+    os.replace(tmp, path)
     return {"images": imgs, "masks": masks, "names": np.array([r.name for r in records])}
 
 

@@ -114,6 +114,24 @@ def new_network(cfg: TrainConfig, train_ds: Dataset) -> torch.nn.Module:
     return sonoseg_from_sononet(load_sononet16(sononet_path(cfg.data)), frames)
 
 
+RUN_ONLY = ("threads", "max_minutes")   # settings that change how a run goes, not what it trains
+
+
+def finished_run(cfg: TrainConfig) -> bool:
+    """True when `<out>/<role><tag>.pt` comes from a run of this same recipe that trained every epoch (so a
+    resumed cross-validation can reuse it instead of training it again)."""
+    path = cfg.out / f"{cfg.role}{cfg.tag}_summary.json"
+    if not path.is_file() or not (cfg.out / f"{cfg.role}{cfg.tag}.pt").is_file():
+        return False
+    try:
+        s = json.loads(path.read_text())
+        done, config = len(s["history"]), s["config"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    want = {k: str(v) for k, v in asdict(cfg).items() if k not in RUN_ONLY}
+    return done == cfg.epochs and {k: config.get(k) for k in want} == want
+
+
 def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
     """Train one network; returns a summary dict (also written to `<out>/<role><tag>_summary.json`).
 
@@ -137,6 +155,8 @@ def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
              len(train_ds), "val Dice" if val_loader else "last epoch", teacher is not None)
     best, history, t0 = -1.0, [], time.time()
     cfg.out.mkdir(parents=True, exist_ok=True)
+    # a summary is written only by a run that ended; the checkpoints this run overwrites are no longer its
+    (cfg.out / f"{cfg.role}{cfg.tag}_summary.json").unlink(missing_ok=True)
     for epoch in range(cfg.epochs):
         model.train()
         losses = []

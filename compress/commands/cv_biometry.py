@@ -16,6 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/biometry/cv"), help="fold checkpoints and results")
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--limit", type=int, default=None, help="first N images of each split (smoke runs)")
+    p.add_argument("--fold", type=int, default=None,
+                   help="train and measure this fold only (0-based), e.g. one fold per core; a later run without "
+                        "--fold reuses every fold a finished run of the same recipe left, and writes the result")
     p.set_defaults(func=run)
 
 
@@ -26,7 +29,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.folds < 2:
         raise ConfigError(f"--folds {args.folds} must be >= 2")
-    s = run_cv(TrainConfig(role="student", **recipe_options(args)), args.folds, args.limit)["summary"]
+    if args.fold is not None and not 0 <= args.fold < args.folds:
+        raise ConfigError(f"--fold {args.fold} does not exist with --folds {args.folds} (0 to {args.folds - 1})")
+    s = run_cv(TrainConfig(role="student", **recipe_options(args)), args.folds, args.limit, args.fold)["summary"]
+    if args.fold is not None:
+        print(f"fold {args.fold} of {args.folds} ({s['n_images']} images): HC MAE {s['hc_mae_mm']:.2f} mm; run "
+              "again without --fold once every fold is done to write the CV result")
+        return 0
     print(f"{args.folds}-fold CV over {s['n_images']} train+val images: HC MAE {s['hc_mae_mm']:.2f} mm "
           f"(+- {s['hc_mae_se_mm']:.2f} standard error), median {s['hc_median_ae_mm']:.2f}, bias "
           f"{s['hc_bias_mm']:+.2f}, {s['no_answer']} without an answer")
