@@ -118,7 +118,8 @@ def main() -> None:
     y = np.array([r.plane_idx for r in records])
     folds = grouped_folds(records, dev, 5)
     african = np.array([records[i].dataset == "african" for i in dev])
-    sononet = load_sononet16(data / "peers" / "sononet" / "SonoNet16.npz").features
+    sononet16 = load_sononet16(data / "peers" / "sononet" / "SonoNet16.npz")
+    sononet = sononet16.features
     smallnet = smallnet_backbone(data / "peers" / "sononet" / "SmallNet.npz")
     print(f"linear probe, frozen features, 5-fold grouped CV over {len(dev)} development records")
     print(f"{'backbone':12s} {'input':>8s} {'acc':>6s} {'mF1':>6s} {'African acc':>12s}")
@@ -135,8 +136,7 @@ def main() -> None:
     pick = np.random.default_rng(0).choice(dev, 256, replace=False)
     print(f"\n{'SonoNet-S cut widths':24s} {'input':>8s} {'MMACs':>6s} {'acc':>6s} {'mF1':>6s} {'African acc':>12s}")
     for widths, hw in CUTS:
-        net = cut_backbone(load_sononet16(data / "peers" / "sononet" / "SonoNet16.npz"), widths,
-                           np.stack([clean_view(grays[i], hw) for i in pick]))
+        net = cut_backbone(sononet16, widths, np.stack([clean_view(grays[i], hw) for i in pick]))
         pred, t = probe(pooled_features(net, grays, hw), y, dev, folds)[dev], y[dev]
         macs = count_macs(SonoStudent(widths), hw) / 1e6
         print(f"{str(widths):24s} {hw[0]}x{hw[1]:<4d} {macs:6.0f} {np.mean(pred == t):6.3f} {macro_f1(pred, t):6.3f} "

@@ -19,7 +19,7 @@ from torch.utils.data import ConcatDataset, Subset
 
 from compress.biometry.dataset import Augment, HC18SegDataset
 from compress.biometry.evaluate import error_stats, torch_predict_fn
-from compress.biometry.train import TrainConfig, finished_run, train
+from compress.biometry.train import TrainConfig, checkpoint_path, finished_run, train
 from compress.data.hc18 import HC18Record
 from edge.biometry.measure import measure_head
 
@@ -79,7 +79,7 @@ def run_cv(cfg: TrainConfig, folds: int = 3, limit: int | None = None, only_fold
         else:
             log.info("fold %d/%d: train %d images, measure %d", k + 1, folds, len(records) - held.size, held.size)
             train(fold_cfg, Subset(data, np.flatnonzero(fold_of != k).tolist()))
-        predict = torch_predict_fn(cfg.out / f"student{fold_cfg.tag}.pt")
+        predict = torch_predict_fn(checkpoint_path(fold_cfg))
         for i in held:
             r = records[i]
             res = measure_head(predict(r.image()), r.pixel_mm, None)

@@ -117,11 +117,20 @@ def new_network(cfg: TrainConfig, train_ds: Dataset) -> torch.nn.Module:
 RUN_ONLY = ("threads", "max_minutes")   # settings that change how a run goes, not what it trains
 
 
+def checkpoint_path(cfg: TrainConfig) -> Path:
+    return cfg.out / f"{cfg.role}{cfg.tag}.pt"
+
+
+def summary_path(cfg: TrainConfig) -> Path:
+    """Written when a run ends: its config and per-epoch history."""
+    return cfg.out / f"{cfg.role}{cfg.tag}_summary.json"
+
+
 def finished_run(cfg: TrainConfig) -> bool:
-    """True when `<out>/<role><tag>.pt` comes from a run of this same recipe that trained every epoch (so a
+    """True when `checkpoint_path(cfg)` comes from a run of this same recipe that trained every epoch (so a
     resumed cross-validation can reuse it instead of training it again)."""
-    path = cfg.out / f"{cfg.role}{cfg.tag}_summary.json"
-    if not path.is_file() or not (cfg.out / f"{cfg.role}{cfg.tag}.pt").is_file():
+    path = summary_path(cfg)
+    if not path.is_file() or not checkpoint_path(cfg).is_file():
         return False
     try:
         s = json.loads(path.read_text())
@@ -156,7 +165,7 @@ def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
     best, history, t0 = -1.0, [], time.time()
     cfg.out.mkdir(parents=True, exist_ok=True)
     # a summary is written only by a run that ended; the checkpoints this run overwrites are no longer its
-    (cfg.out / f"{cfg.role}{cfg.tag}_summary.json").unlink(missing_ok=True)
+    summary_path(cfg).unlink(missing_ok=True)
     for epoch in range(cfg.epochs):
         model.train()
         losses = []
@@ -183,11 +192,11 @@ def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
             torch.save({"state_dict": model.state_dict(), "role": cfg.role, "arch": cfg.arch,
                         "width_mult": cfg.width_mult,
                         "base": cfg.teacher_base, "epoch": epoch, "val_dice": vd, "spec": PREPROCESSING},
-                       cfg.out / f"{cfg.role}{cfg.tag}.pt")
+                       checkpoint_path(cfg))
         if (time.time() - t0) / 60 > cfg.max_minutes:
             log.warning("wall budget of %.0f min spent after epoch %d; stopping", cfg.max_minutes, epoch)
             break
     summary = {"config": {k: str(v) for k, v in asdict(cfg).items()}, "params": count_params(model),
                "best_val_dice": best, "history": history}
-    (cfg.out / f"{cfg.role}{cfg.tag}_summary.json").write_text(json.dumps(summary, indent=1))
+    summary_path(cfg).write_text(json.dumps(summary, indent=1))
     return summary
