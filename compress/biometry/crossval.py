@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import ConcatDataset, Subset
 
-from compress.biometry.dataset import Augment, HC18SegDataset
+from compress.biometry.dataset import Augment, HC18SegDataset, default_spec
 from compress.biometry.evaluate import error_stats, torch_predict_fn
 from compress.biometry.train import TrainConfig, checkpoint_path, finished_run, train
 from compress.data.hc18 import HC18Record
 from edge.biometry.measure import measure_head
+from edge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 FOLD_SALT = "fetal-edge-hc18-cv1"
@@ -44,8 +45,8 @@ class FoldRow:
 
 def _dev_datasets(cfg: TrainConfig, limit: int | None) -> tuple[list[HC18Record], ConcatDataset]:
     """Train + val records (first `limit` of each split, for smoke runs) and one augmented dataset over them."""
-    cache = cfg.out / "cache"
-    parts = [HC18SegDataset(cfg.data, split, cache, augment=Augment(), seed=cfg.seed) for split in DEV_SPLITS]
+    cache, spec = cfg.out / "cache", default_spec(cfg.input_size)
+    parts = [HC18SegDataset(cfg.data, split, cache, spec, augment=Augment(), seed=cfg.seed) for split in DEV_SPLITS]
     records: list[HC18Record] = []
     subsets = []
     for ds in parts:
@@ -55,13 +56,25 @@ def _dev_datasets(cfg: TrainConfig, limit: int | None) -> tuple[list[HC18Record]
     return records, ConcatDataset(subsets)
 
 
+def fold_init(init: Path | None, fold: int) -> Path | None:
+    """The checkpoint fold `fold` starts from. A path holding "{fold}" names one per fold, e.g. the students of
+    another CV run (`student_sono_cv{fold}.pt`): one shared checkpoint trained on all development images would
+    have seen every fold's held-out images."""
+    if init is None or "{fold}" not in str(init):
+        return init
+    path = Path(str(init).replace("{fold}", str(fold)))
+    if not path.is_file():
+        raise ConfigError(f"fold {fold} starts from {path}, which does not exist; run that CV fold first")
+    return path
+
+
 def run_cv(cfg: TrainConfig, folds: int = 3, limit: int | None = None, only_fold: int | None = None) -> dict:
     """Train one student per fold, measure its fold; returns {"rows": [...], "summary": {...}} and writes it to
     `<out>/cv_k<folds><tag>.json`. `cfg` is the recipe (epochs, lr, width, boundary weight, init ...).
 
     A fold whose student a finished run of the same recipe left behind is measured, not trained again: an
     interrupted CV resumes, and `only_fold=k` (one fold, nothing written but its checkpoint) lets the folds run
-    on separate cores before one plain run gathers them."""
+    on separate cores before one plain run gathers them. `cfg.init` may name one checkpoint per fold (fold_init)."""
     if folds < 2:
         raise ValueError(f"folds must be >= 2, got {folds}")
     if only_fold is not None and not 0 <= only_fold < folds:
@@ -73,7 +86,7 @@ def run_cv(cfg: TrainConfig, folds: int = 3, limit: int | None = None, only_fold
         held = np.flatnonzero(fold_of == k)
         if held.size == 0 or held.size == len(records):
             raise ValueError(f"fold {k} of {folds} holds {held.size} of {len(records)} images; use fewer folds")
-        fold_cfg = replace(cfg, role="student", tag=f"{cfg.tag}_cv{k}")
+        fold_cfg = replace(cfg, role="student", tag=f"{cfg.tag}_cv{k}", init=fold_init(cfg.init, k))
         if finished_run(fold_cfg):
             log.info("fold %d/%d: reusing the finished student%s.pt", k + 1, folds, fold_cfg.tag)
         else:

@@ -20,13 +20,28 @@ from compress.data.hc18 import HC18Record, load_split
 from edge.manifest import Normalisation, PreprocessSpec, parse_preprocessing
 from edge.preprocess import normalise, preprocess
 
-# the preprocessing contract of the head-seg models (copied into their manifest at export)
-PREPROCESSING = {"size": [160, 240], "resize": "stretch", "interpolation": "area",
-                 "normalise": {"mode": "per_image", "scale": 1.0}}
+DEFAULT_SIZE = (160, 240)   # model input (height, width) of head-seg <= 1.3.0
+SIZE_MULTIPLE = 16          # both segmentation nets pool four times
 
 
-def default_spec() -> PreprocessSpec:
-    return parse_preprocessing(PREPROCESSING)
+def check_input_size(size: tuple[int, int]) -> None:
+    if len(size) != 2 or any(int(s) != s or s < SIZE_MULTIPLE or s % SIZE_MULTIPLE for s in size):
+        raise ValueError(f"input size {tuple(size)}: need two sides (height, width), each a multiple of "
+                         f"{SIZE_MULTIPLE} (the segmentation nets pool four times), e.g. 256x384")
+
+
+def preprocessing(size: tuple[int, int] = DEFAULT_SIZE) -> dict:
+    """The preprocessing contract of a head-seg model of input `size` (copied into its manifest at export)."""
+    check_input_size(size)
+    return {"size": [int(size[0]), int(size[1])], "resize": "stretch", "interpolation": "area",
+            "normalise": {"mode": "per_image", "scale": 1.0}}
+
+
+PREPROCESSING = preprocessing()
+
+
+def default_spec(size: tuple[int, int] = DEFAULT_SIZE) -> PreprocessSpec:
+    return parse_preprocessing(preprocessing(size))
 
 
 def resized_frame(frame: np.ndarray, spec: PreprocessSpec) -> np.ndarray:

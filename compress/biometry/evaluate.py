@@ -78,15 +78,14 @@ def onnx_predict_fn(model: str | Path = "head-seg", threads: int = 1) -> Predict
 
 
 def torch_predict_fn(checkpoint: str | Path) -> PredictFn:
-    """predict_fn running a training checkpoint with the same preprocessing contract and frame mapping."""
+    """predict_fn running a training checkpoint with its own preprocessing contract and the device's frame mapping."""
     import torch
 
-    from compress.biometry.dataset import default_spec
-    from compress.biometry.train import load_checkpoint
+    from compress.biometry.train import checkpoint_spec, load_checkpoint
     from edge.biometry.segment import logits_to_frame
     from edge.preprocess import preprocess
 
-    model, spec = load_checkpoint(Path(checkpoint)), default_spec()
+    model, spec = load_checkpoint(Path(checkpoint)), checkpoint_spec(Path(checkpoint))
 
     def predict(frame: np.ndarray) -> np.ndarray:
         mi = preprocess(frame, spec)

@@ -17,11 +17,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from compress.biometry.dataset import PREPROCESSING, default_spec
-from compress.biometry.train import load_checkpoint
+from compress.biometry.dataset import default_spec, preprocessing
+from compress.biometry.train import checkpoint_spec, load_checkpoint
 from compress.data.hc18 import SPLIT_SALT, TEST_BUCKETS, VAL_BUCKETS
 from compress.paths import REPO_ROOT
-from edge.manifest import MANIFEST_FORMAT, MANIFEST_NAME, file_entry, sha256_of
+from edge.manifest import MANIFEST_FORMAT, MANIFEST_NAME, PreprocessSpec, file_entry, sha256_of
 from edge.preprocess import preprocess
 
 ONNX_TOLERANCE = 1e-3  # max |logit| difference onnxruntime vs PyTorch (fp32)
@@ -42,12 +42,15 @@ def export_onnx(model: torch.nn.Module, path: Path, height: int, width: int) -> 
     return path
 
 
-def max_onnx_diff(model: torch.nn.Module, onnx_path: Path, frames: list[np.ndarray]) -> float:
-    """Largest |logit| difference between onnxruntime and PyTorch over `frames` (preprocessed by contract)."""
+def max_onnx_diff(model: torch.nn.Module, onnx_path: Path, frames: list[np.ndarray],
+                  spec: PreprocessSpec | None = None) -> float:
+    """Largest |logit| difference between onnxruntime and PyTorch over `frames` (preprocessed by `spec`, default
+    the 160x240 contract)."""
     import onnxruntime as ort
 
+    spec = spec or default_spec()
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    spec, worst = default_spec(), 0.0
+    worst = 0.0
     for frame in frames:
         x = preprocess(frame, spec).tensor
         with torch.no_grad():
@@ -88,15 +91,16 @@ def _git_commit() -> str:
 
 def write_manifest(bundle: Path, checkpoint: Path, metrics: dict[str, Any], version: str = "1.0.0",
                    threshold: float = 0.5, threshold_note: str = "default") -> Path:
-    spec = default_spec()
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    contract = ck.get("spec") or preprocessing()
+    height, width = contract["size"]
     manifest = {
         "format": MANIFEST_FORMAT, "name": "head-seg", "version": version, "task": "biometry",
         "model_file": "model.onnx", "files": {"model.onnx": file_entry(bundle / "model.onnx")},
         "precision": "fp32", "opset": 17,
-        "input": {"name": "input", "shape": [1, 1, spec.height, spec.width], "dtype": "float32"},
+        "input": {"name": "input", "shape": [1, 1, height, width], "dtype": "float32"},
         "output": {"name": "logits", "kind": "segmentation_logits", "class_names": ["head"]},
-        "preprocessing": PREPROCESSING,
+        "preprocessing": contract,
         "postprocessing": {"logit_offset": round(-math.log(threshold / (1 - threshold)), 6),
                            "threshold": threshold, "threshold_chosen_by": threshold_note},
         "calibration": None,
@@ -121,9 +125,9 @@ def export_bundle(checkpoint: Path, bundle: Path, frames: list[np.ndarray], metr
                   tol: float = ONNX_TOLERANCE, threshold: float = 0.5, threshold_note: str = "default") -> ExportResult:
     """Checkpoint -> bundle/model.onnx + manifest.json, refusing an export that does not match PyTorch."""
     model = load_checkpoint(checkpoint)
-    spec = default_spec()
+    spec = checkpoint_spec(checkpoint)
     onnx_path = export_onnx(model, bundle / "model.onnx", spec.height, spec.width)
-    diff = max_onnx_diff(model, onnx_path, frames)
+    diff = max_onnx_diff(model, onnx_path, frames, spec)
     if diff > tol:
         raise RuntimeError(f"onnxruntime differs from PyTorch by {diff:.2e} > {tol:.0e} logits; not shipping")
     return ExportResult(onnx_path, diff, write_manifest(bundle, checkpoint, metrics or {}, threshold=threshold,

@@ -18,9 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from compress.biometry.dataset import PREPROCESSING, Augment, HC18SegDataset
+from compress.biometry.dataset import DEFAULT_SIZE, Augment, HC18SegDataset, default_spec, preprocessing
 from compress.distill_loss import distillation_loss
 from compress.nets.segnet import build_student, build_teacher, count_params
+from edge.manifest import PreprocessSpec, parse_preprocessing
 
 log = logging.getLogger(__name__)
 ROLES = ("teacher", "student")
@@ -47,6 +48,7 @@ class TrainConfig:
     threads: int = 1
     boundary_weight: float = 0.0     # extra BCE weight on pixels far from the true outline (0: plain Dice + BCE)
     boundary_cap_px: float = 8.0     # distance (model pixels) at which that extra weight is reached
+    input_size: tuple[int, int] = DEFAULT_SIZE   # model input (height, width), multiples of 16
 
 
 def distance_weights(target: torch.Tensor, extra: float, cap_px: float) -> torch.Tensor:
@@ -86,6 +88,12 @@ def load_checkpoint(path: Path) -> torch.nn.Module:
              else build_student(ck["width_mult"], ck.get("arch", "ds-seg")))
     model.load_state_dict(ck["state_dict"])
     return model.eval()
+
+
+def checkpoint_spec(path: Path) -> PreprocessSpec:
+    """The preprocessing contract a checkpoint was trained with (checkpoints before input sizes: 160x240)."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    return parse_preprocessing(ck.get("spec") or preprocessing())
 
 
 def sononet_path(hc18_dir: Path) -> Path:
@@ -150,11 +158,11 @@ def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
         raise ValueError(f"role {cfg.role!r} is not one of {ROLES}")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    cache = cfg.out / "cache"
+    cache, spec = cfg.out / "cache", default_spec(cfg.input_size)
     val_loader = None
     if train_ds is None:
-        train_ds = HC18SegDataset(cfg.data, "train", cache, augment=Augment(), seed=cfg.seed)
-        val_loader = DataLoader(HC18SegDataset(cfg.data, "val", cache), batch_size=16)
+        train_ds = HC18SegDataset(cfg.data, "train", cache, spec, augment=Augment(), seed=cfg.seed)
+        val_loader = DataLoader(HC18SegDataset(cfg.data, "val", cache, spec), batch_size=16)
     loader = DataLoader(train_ds, batch_size=cfg.batch, shuffle=True, drop_last=True)
     model = new_network(cfg, train_ds)
     teacher = load_checkpoint(cfg.teacher) if (cfg.role == "student" and cfg.teacher) else None
@@ -191,7 +199,8 @@ def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
             best = vd
             torch.save({"state_dict": model.state_dict(), "role": cfg.role, "arch": cfg.arch,
                         "width_mult": cfg.width_mult,
-                        "base": cfg.teacher_base, "epoch": epoch, "val_dice": vd, "spec": PREPROCESSING},
+                        "base": cfg.teacher_base, "epoch": epoch, "val_dice": vd,
+                        "spec": preprocessing(cfg.input_size)},
                        checkpoint_path(cfg))
         if (time.time() - t0) / 60 > cfg.max_minutes:
             log.warning("wall budget of %.0f min spent after epoch %d; stopping", cfg.max_minutes, epoch)

@@ -22,11 +22,15 @@ def add_recipe_arguments(p: argparse.ArgumentParser, epochs: int = 20, width_mul
                    help=f"ds-seg width multiplier (default {width_mult}; sono-seg has fixed widths)")
     p.add_argument("--max-minutes", type=float, default=25.0, help="wall budget per network")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--init", type=Path, default=None, help="start the student from this checkpoint (fine-tune)")
+    p.add_argument("--init", type=Path, default=None,
+                   help="start the student from this checkpoint (fine-tune); in cv-biometry a path with {fold} names "
+                        "one per fold, e.g. runs/biometry/cv/student_sono_cv{fold}.pt")
     p.add_argument("--boundary-weight", type=float, default=0.0,
                    help="extra loss weight on pixels far from the true outline, reached at 8 model px (0: off)")
     p.add_argument("--tag", default="", help="checkpoint name suffix, e.g. _ft -> student_ft.pt")
     p.add_argument("--seed", type=int, default=0, help="initialisation, shuffling and augmentation seed")
+    p.add_argument("--input-size", default="160x240", metavar="HxW",
+                   help="model input height x width, each a multiple of 16 (default 160x240, head-seg <= 1.3.0)")
     p.set_defaults(default_width=width_mult)
 
 
@@ -36,14 +40,32 @@ def recipe_options(args: argparse.Namespace) -> dict:
 
     if args.epochs < 1 or args.batch < 1:
         raise ConfigError(f"--epochs ({args.epochs}) and --batch ({args.batch}) must be >= 1")
-    if args.init is not None and not args.init.is_file():
+    if args.init is not None and "{fold}" not in str(args.init) and not args.init.is_file():
         raise ConfigError(f"--init checkpoint {args.init} not found")
     if args.arch == "sono-seg" and args.width_mult not in (None, 1.0):
         raise ConfigError(f"--width-mult {args.width_mult} conflicts with --arch sono-seg (fixed widths); drop one")
+    input_size = parse_input_size(args.input_size)
     width_mult = args.width_mult if args.width_mult is not None else (1.0 if args.arch == "sono-seg" else args.default_width)
     return dict(data=require_data_dir(args.data, "hc18"), out=args.out, epochs=args.epochs, batch=args.batch,
                 lr=args.lr, max_minutes=args.max_minutes, threads=args.threads, width_mult=width_mult, arch=args.arch,
-                boundary_weight=args.boundary_weight, init=args.init, tag=args.tag, seed=args.seed)
+                boundary_weight=args.boundary_weight, init=args.init, tag=args.tag, seed=args.seed,
+                input_size=input_size)
+
+
+def parse_input_size(text: str) -> tuple[int, int]:
+    """'256x384' -> (256, 384); ConfigError unless it reads as HxW with both sides multiples of 16."""
+    from compress.biometry.dataset import check_input_size
+    from edge.errors import ConfigError
+
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--input-size {text!r}: write it as HxW, e.g. 256x384") from None
+    try:
+        check_input_size((h, w))
+    except ValueError as exc:
+        raise ConfigError(f"--input-size: {exc}") from None
+    return h, w
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     from edge.errors import ConfigError
 
     opts = recipe_options(args)
+    if "{fold}" in str(args.init):
+        raise ConfigError(f"--init {args.init}: one checkpoint per fold is for cv-biometry; give one file here")
     if args.role in ("teacher", "both"):
         t = dict(opts, epochs=args.teacher_epochs or args.epochs, init=None, tag="")
         s = train(TrainConfig(role="teacher", **t))

@@ -30,14 +30,20 @@ class StageContext:
         return tqdm(total=total, desc=f"{desc:<9}", disable=not self.progress, leave=True, dynamic_ncols=True)
 
 
-def load_state_into(model: nn.Module, path: Path, what: str) -> nn.Module:
-    """Load a checkpoint (a state_dict, or a dict holding one under 'model'/'state_dict') with a clear error."""
+def load_state_into(model: nn.Module, path: Path, what: str, input_hw: tuple[int, ...] | None = None) -> nn.Module:
+    """Load a checkpoint (a state_dict, or a dict holding one under 'model'/'state_dict') with a clear error.
+    `input_hw` given and the checkpoint naming the input size it was trained at ('spec': {'size': [h, w]}):
+    refuse a mismatch, which a fully convolutional net would otherwise run without complaint."""
     if not Path(path).is_file():
         raise ModelError(f"{what} checkpoint {path} not found; train it first or fix the path in the config")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or foreign files
         raise ModelError(f"{what} checkpoint {path} cannot be read ({exc}); give a torch state_dict file") from None
+    trained = state.get("spec", {}).get("size") if isinstance(state, dict) and isinstance(state.get("spec"), dict) else None
+    if input_hw is not None and trained is not None and tuple(trained) != tuple(input_hw):
+        raise ModelError(f"{what} checkpoint {path} was trained at input {trained[0]}x{trained[1]}, the task runs at "
+                         f"{input_hw[0]}x{input_hw[1]}; set task_options.input_size to [{trained[0]}, {trained[1]}]")
     for key in ("model", "state_dict", "model_state"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

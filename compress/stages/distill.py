@@ -55,7 +55,7 @@ def _without_teacher(ctx: StageContext, t0: float) -> StageOutcome:
     compare it with, so the gate is against itself (the config check guarantees 0 steps and no pruning)."""
     task, info = ctx.task, ctx.task.info
     student = task.build_student(ctx.cfg.student.width_mult)
-    load_state_into(student, ctx.cfg.resolve(ctx.cfg.student.checkpoint), "student")
+    load_state_into(student, ctx.cfg.resolve(ctx.cfg.student.checkpoint), "student", info.input_shape[2:])
     save_module(student, ctx.work.path("distill"))
     metrics = task.evaluate(torch_predict(student))
     value = metrics[info.metric]
@@ -82,7 +82,7 @@ def run(ctx: StageContext) -> StageOutcome:
     torch.manual_seed(ctx.cfg.seed)
     student = task.build_student(ctx.cfg.student.width_mult)
     if ctx.cfg.student.checkpoint:
-        load_state_into(student, ctx.cfg.resolve(ctx.cfg.student.checkpoint), "student")
+        load_state_into(student, ctx.cfg.resolve(ctx.cfg.student.checkpoint), "student", info.input_shape[2:])
     extra: list[nn.Parameter] = []
     feature_loss = None
     if cfg.feature_layers and cfg.feature_weight > 0:

@@ -19,12 +19,13 @@ from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
 from edge.errors import ConfigError
 
 OPTIONS = {"teacher_base": 12, "cache_dir": "runs/biometry/cache", "eval_split": "val", "eval_limit": None,
-           "teacher_pool": 2, "postprocessing_from": "edge/models/head-seg/manifest.json", "student_arch": "ds-seg"}
+           "teacher_pool": 2, "postprocessing_from": "edge/models/head-seg/manifest.json", "student_arch": "ds-seg",
+           "input_size": [160, 240]}   # must be the size the student checkpoint was trained at
 
 
 class BiometryTask(TaskAdapter):
     def __init__(self, data_dir: Path, options: dict[str, Any]) -> None:
-        from compress.biometry.dataset import PREPROCESSING, Augment, HC18SegDataset, default_spec
+        from compress.biometry.dataset import Augment, HC18SegDataset, default_spec, preprocessing
         from compress.paths import REPO_ROOT
 
         unknown = sorted(set(options) - set(OPTIONS))
@@ -36,15 +37,20 @@ class BiometryTask(TaskAdapter):
         self.root = data_dir / "hc18"
         if not (self.root / "images").is_dir():
             raise ConfigError(f"{self.root}/images not found; point data_dir at the shared data folder (holds hc18/)")
-        self.spec = default_spec()
+        size = self.opts["input_size"]
+        try:
+            contract = preprocessing(tuple(size))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"task_options.input_size {size!r}: {exc}") from None
+        self.spec = default_spec(tuple(size))
         self.pool: tuple[torch.Tensor, torch.Tensor] | None = None  # (x, [mask, teacher logits]) when cached
         self.postprocessing = self._postprocessing(REPO_ROOT)
         cache = Path(self.opts["cache_dir"])
         cache = cache if cache.is_absolute() else REPO_ROOT / cache
-        self.train_ds = HC18SegDataset(self.root, "train", cache, augment=Augment())
-        self.calib_ds = HC18SegDataset(self.root, "train", cache)
+        self.train_ds = HC18SegDataset(self.root, "train", cache, self.spec, augment=Augment())
+        self.calib_ds = HC18SegDataset(self.root, "train", cache, self.spec)
         self.info = TaskInfo("biometry", "head-seg", "hc_mae_mm", False, (1, 1, self.spec.height, self.spec.width),
-                             "segmentation_logits", ("head",), PREPROCESSING,
+                             "segmentation_logits", ("head",), contract,
                              f"HC18 training subjects ({len(self.train_ds)} images)",
                              f"compress.data.hc18 subject hash split; stages gated on '{self.opts['eval_split']}' "
                              "subjects; final metrics on 'test' subjects", architecture=str(self.opts["student_arch"]))
