@@ -99,3 +99,15 @@ def test_pipeline_task_refuses_a_malformed_input_size(data_dir: Path, tmp_path: 
     for bad in ([150, 240], "160x240", [160]):
         with pytest.raises(ConfigError, match="input_size"):
             create_task("biometry", data_dir, {"input_size": bad, "cache_dir": str(tmp_path)})
+
+
+def test_compare_cv_pairs_two_real_cv_runs_image_by_image(cv_runs: Path) -> None:
+    from compress.biometry.compare import load_rows, paired
+
+    base, new = load_rows(cv_runs / "cv_k2.json"), load_rows(cv_runs / "cv_k2_small.json")
+    diffs, unanswered = paired(base, new)
+    by = {d.group: d for d in diffs}
+    answered = sum(a["hc_mm"] is not None and b["hc_mm"] is not None
+                   for a, b in zip(sorted(base, key=lambda r: r["name"]), sorted(new, key=lambda r: r["name"])))
+    assert by["all"].n == answered == by["fold 0"].n + by["fold 1"].n
+    assert unanswered["base"] == sum(r["hc_mm"] is None for r in base)
