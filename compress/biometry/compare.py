@@ -63,7 +63,7 @@ def paired(base_rows: list[dict], new_rows: list[dict]) -> tuple[list[PairedDiff
     fold = np.array([base[n]["fold"] for n in both])
     groups = [("all", np.ones(len(both), bool)), (f"HC < {LARGE_HC_MM:.0f} mm", ref < LARGE_HC_MM),
               (f"HC >= {LARGE_HC_MM:.0f} mm", ref >= LARGE_HC_MM)]
-    groups += [(f"fold {k}", fold == k) for k in sorted(set(fold.tolist()))]
+    groups += [(f"fold {k}", fold == k) for k in sorted({r["fold"] for r in base_rows})]
     unanswered = {"base": sum(r["hc_mm"] is None for r in base_rows), "new": sum(r["hc_mm"] is None for r in new_rows)}
     return [_diff(g, ref[m], b[m], w[m]) for g, m in groups], unanswered
 
