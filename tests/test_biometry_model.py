@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from compress.biometry.dataset import PREPROCESSING
+from compress.biometry.dataset import PREPROCESSING, preprocessing
 from compress.biometry.evaluate import evaluate
 from compress.biometry.export import ONNX_TOLERANCE, export_onnx, max_onnx_diff
 from compress.data.hc18 import load_split
@@ -46,8 +46,9 @@ def test_onnx_export_matches_pytorch(tmp_path, test_records):
 
 def test_shipped_manifest_carries_the_training_contract():
     m = load_model("head-seg").manifest
-    assert m.raw["preprocessing"] == PREPROCESSING  # training and runtime share one contract
-    assert m.input_shape == (1, 1, *PREPROCESSING["size"]) and m.output_kind == "segmentation_logits"
+    size = tuple(m.raw["preprocessing"]["size"])
+    assert m.raw["preprocessing"] == preprocessing(size)  # training and runtime share one contract
+    assert m.input_shape == (1, 1, *size) and m.output_kind == "segmentation_logits"
     assert m.model_path.stat().st_size <= 2 * 1024 * 1024
     assert "test" in m.raw["provenance"]["split"] and m.raw["metrics"]["eval_split"] == "test"
     assert (m.directory / "MODEL_CARD.md").is_file()
