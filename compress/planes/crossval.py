@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from compress.data.planes import PlaneRecord
 from compress.nets.sononet import SONONET_CLASSES
@@ -54,21 +55,36 @@ def sononet_logits(feats: np.ndarray) -> np.ndarray:
     return np.log(np.clip(p8, 1e-9, 1.0)).astype(np.float32)
 
 
+def clean_views(cache: ViewCache, recs: np.ndarray) -> np.ndarray:
+    """Cache rows of the un-augmented view of each record in `recs` (in that order)."""
+    clean = np.flatnonzero(cache.view == 0)
+    pos = {int(r): k for k, r in enumerate(cache.record[clean])}
+    return clean[[pos[int(r)] for r in recs]]
+
+
+def train_fold_models(records: list[PlaneRecord], cache: ViewCache, train_recs: np.ndarray,
+                      cfg: DistillConfig | None, seed: int = 0,
+                      sononet_npz: str | Path | None = None) -> tuple[object, torch.nn.Module | None]:
+    """The teacher head on all views of train_recs, and (cfg given) the student distilled from it."""
+    targets, planes = view_labels(records, cache)
+    tr = np.isin(cache.record, train_recs)
+    head = train_head(cache.feats[tr], targets[tr], planes[tr], seed=seed)
+    if cfg is None:
+        return head, None
+    teacher_train = head_logits(head, cache.feats[tr])
+    student = train_student(cache.images[tr], teacher_train, targets[tr], planes[tr], cfg,
+                            teacher_feats=cache.feats[tr], teacher_maps=cache.maps[tr], sononet_npz=sononet_npz)
+    return head, student
+
+
 def fit_fold(records: list[PlaneRecord], cache: ViewCache, train_recs: np.ndarray, val_recs: np.ndarray,
              cfg: DistillConfig | None, seed: int = 0, sononet_npz: str | Path | None = None) -> dict[str, np.ndarray]:
     """Train on all views of train_recs; predict the clean views of val_recs (in val_recs order).
     `sononet_npz`: SonoNet-16's weights, for a SonoNet-S student (cut from them on this fold's views)."""
-    targets, planes = view_labels(records, cache)
-    tr = np.isin(cache.record, train_recs)
-    clean = np.flatnonzero(cache.view == 0)
-    pos = {int(r): k for k, r in enumerate(cache.record[clean])}
-    va = clean[[pos[int(r)] for r in val_recs]]
-    head = train_head(cache.feats[tr], targets[tr], planes[tr], seed=seed)
+    head, student = train_fold_models(records, cache, train_recs, cfg, seed, sononet_npz)
+    va = clean_views(cache, val_recs)
     out = {"sononet": sononet_logits(cache.feats[va]), "teacher": head_logits(head, cache.feats[va])}
-    if cfg is not None:
-        teacher_train = head_logits(head, cache.feats[tr])
-        student = train_student(cache.images[tr], teacher_train, targets[tr], planes[tr], cfg,
-                                teacher_feats=cache.feats[tr], teacher_maps=cache.maps[tr], sononet_npz=sononet_npz)
+    if student is not None:
         out["student"] = student_logits(student, cache.images[va])
     return out
 
