@@ -17,8 +17,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from compress.biometry.dataset import default_spec, preprocessing
-from compress.biometry.train import checkpoint_spec, load_checkpoint
+from compress.biometry.dataset import default_spec
+from compress.biometry.train import checkpoint_contract, checkpoint_spec, load_checkpoint
 from compress.data.hc18 import SPLIT_SALT, TEST_BUCKETS, VAL_BUCKETS
 from compress.paths import REPO_ROOT
 from edge.manifest import MANIFEST_FORMAT, MANIFEST_NAME, PreprocessSpec, file_entry, sha256_of
@@ -92,7 +92,7 @@ def _git_commit() -> str:
 def write_manifest(bundle: Path, checkpoint: Path, metrics: dict[str, Any], version: str = "1.0.0",
                    threshold: float = 0.5, threshold_note: str = "default") -> Path:
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    contract = ck.get("spec") or preprocessing()
+    contract = checkpoint_contract(ck)
     height, width = contract["size"]
     manifest = {
         "format": MANIFEST_FORMAT, "name": "head-seg", "version": version, "task": "biometry",

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from compress.biometry.dataset import DEFAULT_SIZE, Augment, HC18SegDataset, default_spec, preprocessing
+from compress.biometry.dataset import DEFAULT_SIZE, Augment, HC18SegDataset, preprocessing
 from compress.distill_loss import distillation_loss
 from compress.nets.segnet import build_student, build_teacher, count_params
 from edge.manifest import PreprocessSpec, parse_preprocessing
@@ -90,10 +90,13 @@ def load_checkpoint(path: Path) -> torch.nn.Module:
     return model.eval()
 
 
+def checkpoint_contract(ck: dict) -> dict:
+    """The preprocessing contract a loaded checkpoint was trained with (checkpoints before input sizes: 160x240)."""
+    return ck.get("spec") or preprocessing()
+
+
 def checkpoint_spec(path: Path) -> PreprocessSpec:
-    """The preprocessing contract a checkpoint was trained with (checkpoints before input sizes: 160x240)."""
-    ck = torch.load(path, map_location="cpu", weights_only=False)
-    return parse_preprocessing(ck.get("spec") or preprocessing())
+    return parse_preprocessing(checkpoint_contract(torch.load(path, map_location="cpu", weights_only=False)))
 
 
 def sononet_path(hc18_dir: Path) -> Path:
@@ -158,7 +161,8 @@ def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
         raise ValueError(f"role {cfg.role!r} is not one of {ROLES}")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    cache, spec = cfg.out / "cache", default_spec(cfg.input_size)
+    contract = preprocessing(cfg.input_size)
+    cache, spec = cfg.out / "cache", parse_preprocessing(contract)
     val_loader = None
     if train_ds is None:
         train_ds = HC18SegDataset(cfg.data, "train", cache, spec, augment=Augment(), seed=cfg.seed)
@@ -200,7 +204,7 @@ def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
             torch.save({"state_dict": model.state_dict(), "role": cfg.role, "arch": cfg.arch,
                         "width_mult": cfg.width_mult,
                         "base": cfg.teacher_base, "epoch": epoch, "val_dice": vd,
-                        "spec": preprocessing(cfg.input_size)},
+                        "spec": contract},
                        checkpoint_path(cfg))
         if (time.time() - t0) / 60 > cfg.max_minutes:
             log.warning("wall budget of %.0f min spent after epoch %d; stopping", cfg.max_minutes, epoch)

@@ -40,7 +40,8 @@ def load_state_into(model: nn.Module, path: Path, what: str, input_hw: tuple[int
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or foreign files
         raise ModelError(f"{what} checkpoint {path} cannot be read ({exc}); give a torch state_dict file") from None
-    trained = state.get("spec", {}).get("size") if isinstance(state, dict) and isinstance(state.get("spec"), dict) else None
+    spec = state.get("spec") if isinstance(state, dict) else None
+    trained = spec.get("size") if isinstance(spec, dict) else None
     if input_hw is not None and trained is not None and tuple(trained) != tuple(input_hw):
         raise ModelError(f"{what} checkpoint {path} was trained at input {trained[0]}x{trained[1]}, the task runs at "
                          f"{input_hw[0]}x{input_hw[1]}; set task_options.input_size to [{trained[0]}, {trained[1]}]")

@@ -25,7 +25,8 @@ OPTIONS = {"teacher_base": 12, "cache_dir": "runs/biometry/cache", "eval_split":
 
 class BiometryTask(TaskAdapter):
     def __init__(self, data_dir: Path, options: dict[str, Any]) -> None:
-        from compress.biometry.dataset import Augment, HC18SegDataset, default_spec, preprocessing
+        from compress.biometry.dataset import Augment, HC18SegDataset, preprocessing
+        from edge.manifest import parse_preprocessing
         from compress.paths import REPO_ROOT
 
         unknown = sorted(set(options) - set(OPTIONS))
@@ -42,7 +43,7 @@ class BiometryTask(TaskAdapter):
             contract = preprocessing(tuple(size))
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"task_options.input_size {size!r}: {exc}") from None
-        self.spec = default_spec(tuple(size))
+        self.spec = parse_preprocessing(contract)
         self.pool: tuple[torch.Tensor, torch.Tensor] | None = None  # (x, [mask, teacher logits]) when cached
         self.postprocessing = self._postprocessing(REPO_ROOT)
         cache = Path(self.opts["cache_dir"])
