@@ -18,7 +18,9 @@ from compress.tasks.toy import TinyNet
 from edge.errors import ConfigError
 
 CASES = {"classifier": (lambda: TinyNet(16), (1, 1, 32, 32)),
-         "seg-student (depthwise, skips, concat)": (lambda: build_student(0.5), (1, 1, 64, 96))}
+         "seg-student (depthwise, skips, concat)": (lambda: build_student(0.5), (1, 1, 64, 96)),
+         "sono-seg (the shipped head student)": (lambda: build_student(1.0, "sono-seg"), (1, 1, 64, 96)),
+         "sono-seg-ctx (dilated residual context)": (lambda: build_student(1.0, "sono-seg-ctx"), (1, 1, 64, 96))}
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from compress.biometry.dataset import DEFAULT_SIZE, Augment, HC18SegDataset, preprocessing
 from compress.distill_loss import distillation_loss
-from compress.nets.segnet import build_student, build_teacher, count_params
+from compress.nets.segnet import SONO_ARCHS, build_student, build_teacher, count_params
 from edge.manifest import PreprocessSpec, parse_preprocessing
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def new_network(cfg: TrainConfig, train_ds: Dataset) -> torch.nn.Module:
         model = build_student(cfg.width_mult, cfg.arch)
         model.load_state_dict(init.state_dict())
         return model
-    if cfg.arch != "sono-seg":
+    if cfg.arch not in SONO_ARCHS:
         return build_student(cfg.width_mult, cfg.arch)
     from compress.nets.sono_seg import sonoseg_from_sononet
     from compress.nets.sononet import load_sononet16
@@ -122,7 +122,7 @@ def new_network(cfg: TrainConfig, train_ds: Dataset) -> torch.nn.Module:
     rng = np.random.default_rng(cfg.seed)
     pick = rng.choice(len(train_ds), size=min(64, len(train_ds)), replace=False)
     frames = torch.stack([train_ds[int(i)][0] for i in pick])
-    return sonoseg_from_sononet(load_sononet16(sononet_path(cfg.data)), frames)
+    return sonoseg_from_sononet(load_sononet16(sononet_path(cfg.data)), frames, context=cfg.arch == "sono-seg-ctx")
 
 
 RUN_ONLY = ("threads", "max_minutes")   # settings that change how a run goes, not what it trains

@@ -12,6 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from compress.nets import HEAD_ARCHS, SONO_HEAD_ARCHS
+
 
 def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1, dilation: int = 1) -> nn.Sequential:
     pad = dilation * (k // 2)
@@ -102,23 +104,24 @@ def build_teacher(base: int = 16) -> UNet:
     return UNet(base=base)
 
 
-ARCHS = ("ds-seg", "sono-seg")
+ARCHS, SONO_ARCHS = HEAD_ARCHS, SONO_HEAD_ARCHS
 
 
 def build_student(width_mult: float = 1.0, arch: str = "ds-seg") -> nn.Module:
     """An untrained head student: the depthwise-separable SegStudent at a width multiplier (head-seg <= 1.2.0),
     or SonoSeg-S (`compress.nets.sono_seg`, fixed widths, encoder meant to be cut from SonoNet-16 with
-    `sonoseg_from_sononet`: width_mult must be 1.0). Checkpoints record `arch`; a missing one means ds-seg."""
+    `sonoseg_from_sononet`: width_mult must be 1.0), `sono-seg-ctx` with a dilated context block at 1/16.
+    Checkpoints record `arch`; a missing one means ds-seg."""
     if width_mult <= 0:
         raise ValueError(f"width_mult must be > 0, got {width_mult}")
     if arch == "ds-seg":
         return SegStudent(width_mult=width_mult)
-    if arch == "sono-seg":
+    if arch in SONO_ARCHS:
         if width_mult != 1.0:
-            raise ValueError(f"sono-seg has fixed widths (cut from SonoNet-16); width_mult must be 1.0, got {width_mult}")
+            raise ValueError(f"{arch} has fixed widths (cut from SonoNet-16); width_mult must be 1.0, got {width_mult}")
         from compress.nets.sono_seg import SonoSeg
 
-        return SonoSeg()
+        return SonoSeg(context=arch == "sono-seg-ctx")
     raise ValueError(f"unknown head student arch {arch!r}; choose one of {ARCHS}")
 
 
