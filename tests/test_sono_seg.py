@@ -13,7 +13,8 @@ from compress.biometry.dataset import PREPROCESSING, HC18SegDataset
 from compress.biometry.export import ONNX_TOLERANCE, export_onnx, max_onnx_diff
 from compress.biometry.train import TrainConfig, load_checkpoint, new_network, sononet_path
 from compress.commands.train_biometry import add_recipe_arguments, recipe_options
-from compress.nets.segnet import SONO_ARCHS, build_student
+from compress.nets import SONO_HEAD_ARCHS
+from compress.nets.segnet import build_student
 from compress.nets.sono_seg import SonoSeg, sonoseg_from_sononet
 from compress.nets.sononet import BLOCKS, load_sononet16
 from edge.errors import ConfigError
@@ -37,7 +38,7 @@ def test_full_width_encoder_reproduces_sononet_on_head_frames(hc18_dir: Path, he
     torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-3 * float(ref.abs().max()))
 
 
-@pytest.mark.parametrize("arch", SONO_ARCHS)
+@pytest.mark.parametrize("arch", SONO_HEAD_ARCHS)
 def test_training_builds_the_student_from_sononet_and_checkpoints_name_it(hc18_dir: Path, heads: HC18SegDataset,
                                                                           tmp_path: Path, arch: str) -> None:
     cfg = TrainConfig(data=hc18_dir, out=tmp_path, arch=arch)
@@ -69,7 +70,7 @@ def test_context_block_lets_a_pixel_see_the_far_side_of_the_frame() -> None:
     assert plain_far < 0.7 * w <= 0.9 * w <= ctx_far
 
 
-@pytest.mark.parametrize("arch", SONO_ARCHS)
+@pytest.mark.parametrize("arch", SONO_HEAD_ARCHS)
 def test_sono_seg_exports_and_matches_pytorch(hc18_dir: Path, heads: HC18SegDataset, tmp_path: Path,
                                               arch: str) -> None:
     model = new_network(TrainConfig(data=hc18_dir, out=tmp_path, arch=arch), heads).eval()

@@ -20,7 +20,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from compress.biometry.dataset import DEFAULT_SIZE, Augment, HC18SegDataset, preprocessing
 from compress.distill_loss import distillation_loss
-from compress.nets.segnet import SONO_ARCHS, build_student, build_teacher, count_params
+from compress.nets import SONO_HEAD_ARCHS
+from compress.nets.segnet import build_student, build_teacher, count_params
 from edge.manifest import PreprocessSpec, parse_preprocessing
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class TrainConfig:
     lr: float = 3e-3
     max_minutes: float = 25.0        # stop (keeping the best checkpoint) when the wall budget is spent
     width_mult: float = 1.0
-    arch: str = "ds-seg"             # student network (compress.nets.segnet.ARCHS)
+    arch: str = "ds-seg"             # student network (compress.nets.HEAD_ARCHS)
     teacher_base: int = 12
     teacher: Path | None = None      # teacher checkpoint for distillation (student only)
     init: Path | None = None         # start from this checkpoint's weights (fine-tuning)
@@ -114,15 +115,17 @@ def new_network(cfg: TrainConfig, train_ds: Dataset) -> torch.nn.Module:
         model = build_student(cfg.width_mult, cfg.arch)
         model.load_state_dict(init.state_dict())
         return model
-    if cfg.arch not in SONO_ARCHS:
+    if cfg.arch not in SONO_HEAD_ARCHS:
         return build_student(cfg.width_mult, cfg.arch)
-    from compress.nets.sono_seg import sonoseg_from_sononet
+    from compress.nets.sono_student import copy_strongest_filters
     from compress.nets.sononet import load_sononet16
 
     rng = np.random.default_rng(cfg.seed)
     pick = rng.choice(len(train_ds), size=min(64, len(train_ds)), replace=False)
     frames = torch.stack([train_ds[int(i)][0] for i in pick])
-    return sonoseg_from_sononet(load_sononet16(sononet_path(cfg.data)), frames, context=cfg.arch == "sono-seg-ctx")
+    model = build_student(cfg.width_mult, cfg.arch)
+    copy_strongest_filters(load_sononet16(sononet_path(cfg.data)), model.encoder_units(), frames)
+    return model
 
 
 RUN_ONLY = ("threads", "max_minutes")   # settings that change how a run goes, not what it trains

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from compress.nets import HEAD_ARCHS as ARCHS, SONO_HEAD_ARCHS as SONO_ARCHS
+from compress.nets import HEAD_ARCHS, SONO_HEAD_ARCHS
 from compress.paths import require_data_dir
 
 
@@ -16,7 +16,7 @@ def add_recipe_arguments(p: argparse.ArgumentParser, epochs: int = 20, width_mul
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--arch", choices=ARCHS, default="ds-seg",
+    p.add_argument("--arch", choices=HEAD_ARCHS, default="ds-seg",
                    help="student network: ds-seg (head-seg <= 1.2.0, depthwise-separable, from scratch), sono-seg "
                         "(encoder cut from SonoNet-16's published filters; fixed widths) or sono-seg-ctx (sono-seg "
                         "with a dilated context block at 1/16)")
@@ -44,10 +44,10 @@ def recipe_options(args: argparse.Namespace) -> dict:
         raise ConfigError(f"--epochs ({args.epochs}) and --batch ({args.batch}) must be >= 1")
     if args.init is not None and "{fold}" not in str(args.init) and not args.init.is_file():
         raise ConfigError(f"--init checkpoint {args.init} not found")
-    if args.arch in SONO_ARCHS and args.width_mult not in (None, 1.0):
+    if args.arch in SONO_HEAD_ARCHS and args.width_mult not in (None, 1.0):
         raise ConfigError(f"--width-mult {args.width_mult} conflicts with --arch {args.arch} (fixed widths); drop one")
     input_size = parse_input_size(args.input_size)
-    width_mult = args.width_mult if args.width_mult is not None else (1.0 if args.arch in SONO_ARCHS else args.default_width)
+    width_mult = args.width_mult if args.width_mult is not None else (1.0 if args.arch in SONO_HEAD_ARCHS else args.default_width)
     return dict(data=require_data_dir(args.data, "hc18"), out=args.out, epochs=args.epochs, batch=args.batch,
                 lr=args.lr, max_minutes=args.max_minutes, threads=args.threads, width_mult=width_mult, arch=args.arch,
                 boundary_weight=args.boundary_weight, init=args.init, tag=args.tag, seed=args.seed,

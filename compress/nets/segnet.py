@@ -104,9 +104,6 @@ def build_teacher(base: int = 16) -> UNet:
     return UNet(base=base)
 
 
-ARCHS, SONO_ARCHS = HEAD_ARCHS, SONO_HEAD_ARCHS
-
-
 def build_student(width_mult: float = 1.0, arch: str = "ds-seg") -> nn.Module:
     """An untrained head student: the depthwise-separable SegStudent at a width multiplier (head-seg <= 1.2.0),
     or SonoSeg-S (`compress.nets.sono_seg`, fixed widths, encoder meant to be cut from SonoNet-16 with
@@ -116,13 +113,13 @@ def build_student(width_mult: float = 1.0, arch: str = "ds-seg") -> nn.Module:
         raise ValueError(f"width_mult must be > 0, got {width_mult}")
     if arch == "ds-seg":
         return SegStudent(width_mult=width_mult)
-    if arch in SONO_ARCHS:
+    if arch in SONO_HEAD_ARCHS:
         if width_mult != 1.0:
             raise ValueError(f"{arch} has fixed widths (cut from SonoNet-16); width_mult must be 1.0, got {width_mult}")
         from compress.nets.sono_seg import SonoSeg
 
         return SonoSeg(context=arch == "sono-seg-ctx")
-    raise ValueError(f"unknown head student arch {arch!r}; choose one of {ARCHS}")
+    raise ValueError(f"unknown head student arch {arch!r}; choose one of {HEAD_ARCHS}")
 
 
 def count_params(model: nn.Module) -> int:

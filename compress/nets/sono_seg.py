@@ -71,10 +71,8 @@ class SonoSeg(nn.Module):
 
 
 @torch.no_grad()
-def sonoseg_from_sononet(teacher: SonoNet16, frames: torch.Tensor, widths: tuple[int, ...] = WIDTHS,
-                         context: bool = False) -> SonoSeg:
-    """A SonoSeg-S with its encoder cut from `teacher` on `frames` (N,1,H,W) standardised; decoder (and context
-    block) untrained."""
-    model = SonoSeg(widths, context)
+def sonoseg_from_sononet(teacher: SonoNet16, frames: torch.Tensor, widths: tuple[int, ...] = WIDTHS) -> SonoSeg:
+    """A SonoSeg-S with its encoder cut from `teacher` on `frames` (N,1,H,W) standardised; decoder untrained."""
+    model = SonoSeg(widths)
     copy_strongest_filters(teacher, model.encoder_units(), frames)
     return model
