@@ -122,3 +122,44 @@ def test_model_resolution_roundtrip_keeps_hc(records):
         res = measure_head(prob, r.pixel_mm, REF)
         err.append(res.hc.value - r.hc_mm)
     assert np.abs(err).mean() < 0.5, err
+
+
+def test_sharp_outline_has_no_spread(records):
+    r, mask = _one(records)
+    res = measure_head(mask.astype(np.float32), r.pixel_mm, REF)
+    assert abs(res.details["hc_spread_rel"]) < 0.002
+
+
+@pytest.mark.parametrize("sigma", [3.0, 8.0])
+def test_spread_of_a_blurred_outline_matches_the_blur(records, sigma):
+    """A Gaussian-blurred edge crosses p = 0.25 and 0.75 at +-0.674 sigma from it, so the two outlines' HC differ
+    by ~2 pi * 1.349 sigma: relative spread 1.349 sigma / mean radius (HC / 2 pi)."""
+    r, mask = _one(records)
+    prob = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
+    res = measure_head(prob, r.pixel_mm, REF)
+    hc_px = res.hc.value / r.pixel_mm
+    expected = 1.349 * sigma / (hc_px / (2 * math.pi))
+    assert res.details["hc_spread_rel"] == pytest.approx(expected, rel=0.15)
+
+
+def test_uncertain_band_is_refused_when_the_spread_gate_is_on(records):
+    from edge.biometry.measure import GateSettings
+
+    r, mask = _one(records)
+    band = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (41, 41)))
+    prob = np.where(mask > 0, 0.95, np.where(band > 0, 0.4, 0.02)).astype(np.float32)  # a faint 20 px halo
+    open_gate = measure_head(prob, r.pixel_mm, REF)
+    assert open_gate.status == "measured" and open_gate.details["hc_spread_rel"] > 0.05
+    gated = measure_head(prob, r.pixel_mm, REF, GateSettings(max_hc_spread_rel=0.03))
+    assert gated.status == "no_measurement" and "uncertain" in gated.reason
+    assert gated.hc.value is None
+    sharp = measure_head(mask.astype(np.float32), r.pixel_mm, REF, GateSettings(max_hc_spread_rel=0.03))
+    assert sharp.status == "measured"
+
+
+def test_spread_is_infinite_when_a_level_has_no_head():
+    from edge.biometry.measure import hc_spread
+
+    prob = np.zeros((200, 300), np.float32)
+    cv2.ellipse(prob, (150, 100), (80, 60), 0, 0, 360, 0.6, -1)  # nothing reaches p = 0.75
+    assert hc_spread(prob, (0.25, 0.75), 440.0) == float("inf")

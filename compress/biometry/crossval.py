@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,8 @@ class FoldRow:
     hc_ref_mm: float
     hc_mm: float | None      # None: no measurement
     reason: str | None
+    quality: float = 0.0
+    details: dict[str, float] = field(default_factory=dict)  # the ellipse fit's gate values (measure.fit_head)
 
 
 def _dev_datasets(cfg: TrainConfig, limit: int | None) -> tuple[list[HC18Record], ConcatDataset]:
@@ -96,7 +98,7 @@ def run_cv(cfg: TrainConfig, folds: int = 3, limit: int | None = None, only_fold
         for i in held:
             r = records[i]
             res = measure_head(predict(r.image()), r.pixel_mm, None)
-            rows.append(FoldRow(r.name, k, r.hc_mm, res.hc.value, res.reason))
+            rows.append(FoldRow(r.name, k, r.hc_mm, res.hc.value, res.reason, res.quality, res.details))
     result = {"rows": [row.__dict__ for row in rows], "summary": summarise(rows, folds)}
     if only_fold is None:
         (cfg.out / f"cv_k{folds}{cfg.tag}.json").write_text(json.dumps(result, indent=1))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edge.biometry.ellipse import Ellipse, fit_ellipse
+from edge.biometry.ellipse import Ellipse, FitResult, fit_ellipse
 from edge.errors import InputError
 from edge.manifest import ModelRef
 from edge.results import FLAG_LOW_QUALITY, FLAG_NO_MEASUREMENT, FLAG_OK, Measurement
@@ -36,6 +36,8 @@ class GateSettings:
     iou_gate: float = 0.85         # filled ellipse vs segmented component
     min_inside_frac: float = 0.75  # fraction of the ellipse perimeter inside the frame
     low_quality_below: float = 0.5
+    spread_levels: tuple[float, float] = (0.25, 0.75)  # outline re-fitted at these probabilities (hc_spread_rel)
+    max_hc_spread_rel: float | None = None             # refuse above this relative HC spread (None: off)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,31 @@ def _inside_fraction(ell: Ellipse, shape: tuple[int, int]) -> float:
     return float(np.mean((x >= 0) & (x <= shape[1] - 1) & (y >= 0) & (y <= shape[0] - 1)))
 
 
+def _fit_component(comp: np.ndarray) -> FitResult | None:
+    """Ellipse fit to the outer outline of a filled component, frame-border points left out."""
+    contours, _ = cv2.findContours(comp, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return None
+    pts = np.concatenate([c.reshape(-1, 2) for c in contours]).astype(np.float32)
+    # points on the frame border are where the image cut the head, not the skull edge
+    h, w = comp.shape
+    on_border = (pts[:, 0] <= 0) | (pts[:, 1] <= 0) | (pts[:, 0] >= w - 1) | (pts[:, 1] >= h - 1)
+    return fit_ellipse(pts[~on_border])
+
+
+def hc_spread(prob: np.ndarray, levels: tuple[float, float], hc_px: float) -> float:
+    """(HC at the lower level - HC at the upper level) / hc_px: how far the outline moves when the probability
+    it is drawn at moves. Sharp skull edges give a fraction of a model pixel; faint or shadowed skulls, and leaks
+    that open only at the lower level, give more. inf when either level yields no ellipse."""
+    perims = []
+    for level in levels:
+        fit = _fit_component(head_component(prob >= level))
+        if fit is None:
+            return float("inf")
+        perims.append(fit.ellipse.perimeter())
+    return (perims[0] - perims[1]) / hc_px
+
+
 def fit_head(prob: np.ndarray, gates: GateSettings = GateSettings()) -> tuple[Ellipse | None, str | None, dict[str, float]]:
     """(ellipse, None, details) or (None, reason, details) from a frame-resolution probability map."""
     mask = prob >= gates.threshold
@@ -96,12 +123,7 @@ def fit_head(prob: np.ndarray, gates: GateSettings = GateSettings()) -> tuple[El
         return None, (f"no head found: segmented area is {frac:.2%} of the frame, "
                       f"need >= {gates.min_area_frac:.1%}"), {"area_frac": frac}
     comp = head_component(mask)
-    contours, _ = cv2.findContours(comp, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    pts = np.concatenate([c.reshape(-1, 2) for c in contours]).astype(np.float32)
-    # points on the frame border are where the image cut the head, not the skull edge
-    h, w = comp.shape
-    on_border = (pts[:, 0] <= 0) | (pts[:, 1] <= 0) | (pts[:, 0] >= w - 1) | (pts[:, 1] >= h - 1)
-    fit = fit_ellipse(pts[~on_border])
+    fit = _fit_component(comp)
     if fit is None:
         return None, "no head outline: too few boundary points for an ellipse fit", {"area_frac": frac}
     ell = fit.ellipse.grown(BOUNDARY_OFFSET_PX)
@@ -112,13 +134,19 @@ def fit_head(prob: np.ndarray, gates: GateSettings = GateSettings()) -> tuple[El
     conf = float(np.mean(np.abs(2 * prob[near] - 1))) if near.any() else 0.0
     details = {"area_frac": frac, "iou": iou, "rms_px": fit.rms_px, "rms_rel": fit.rms_px / ell.b,
                "inlier_frac": fit.inlier_frac,
-               "confidence": conf, "inside_frac": _inside_fraction(ell, comp.shape)}
+               "confidence": conf, "inside_frac": _inside_fraction(ell, comp.shape),
+               "hc_spread_rel": hc_spread(prob, gates.spread_levels, ell.perimeter())}
     if iou < gates.iou_gate:
         return None, (f"head outline is not elliptic: fitted ellipse overlaps the segmentation with IoU "
                       f"{iou:.2f}, need >= {gates.iou_gate:.2f}"), details
     if details["inside_frac"] < gates.min_inside_frac:
         return None, (f"head is cut by the frame edge: {details['inside_frac']:.0%} of the outline is inside, "
                       f"need >= {gates.min_inside_frac:.0%}"), details
+    spread_max = gates.max_hc_spread_rel
+    if spread_max is not None and not abs(details["hc_spread_rel"]) <= spread_max:
+        return None, (f"head outline is uncertain: it moves {details['hc_spread_rel']:.1%} of HC between "
+                      f"p = {gates.spread_levels[0]} and {gates.spread_levels[1]}, need <= {spread_max:.1%}; "
+                      "take a frame with a sharper skull echo"), details
     return ell, None, details
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,8 @@ def report(result: Any, ga: Any, model: Any, image: Path, pixel_mm: float, overl
         "quality": round(result.quality, 3), "flag": result.hc.flag,
         "model": model.to_dict(),
         "measurements": {m.name: m.to_dict() for m in (result.hc, result.bpd, result.ofd, ga) if m is not None},
-        "details": {k: round(v, 4) for k, v in result.details.items()},
+        # strict JSON has no Infinity: a value the fit could not give (e.g. an unbounded spread) is null
+        "details": {k: round(v, 4) if math.isfinite(v) else None for k, v in result.details.items()},
         "image": str(image), "pixel_size_mm": pixel_mm,
         "overlay": str(overlay) if overlay else None,
     }
