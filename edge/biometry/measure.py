@@ -134,14 +134,15 @@ def fit_head(prob: np.ndarray, gates: GateSettings = GateSettings()) -> tuple[El
     conf = float(np.mean(np.abs(2 * prob[near] - 1))) if near.any() else 0.0
     details = {"area_frac": frac, "iou": iou, "rms_px": fit.rms_px, "rms_rel": fit.rms_px / ell.b,
                "inlier_frac": fit.inlier_frac,
-               "confidence": conf, "inside_frac": _inside_fraction(ell, comp.shape),
-               "hc_spread_rel": hc_spread(prob, gates.spread_levels, ell.perimeter())}
+               "confidence": conf, "inside_frac": _inside_fraction(ell, comp.shape)}
     if iou < gates.iou_gate:
         return None, (f"head outline is not elliptic: fitted ellipse overlaps the segmentation with IoU "
                       f"{iou:.2f}, need >= {gates.iou_gate:.2f}"), details
     if details["inside_frac"] < gates.min_inside_frac:
         return None, (f"head is cut by the frame edge: {details['inside_frac']:.0%} of the outline is inside, "
                       f"need >= {gates.min_inside_frac:.0%}"), details
+    # two more fits at frame resolution: only for heads the cheaper gates let through
+    details["hc_spread_rel"] = hc_spread(prob, gates.spread_levels, ell.perimeter())
     spread_max = gates.max_hc_spread_rel
     if spread_max is not None and not abs(details["hc_spread_rel"]) <= spread_max:
         return None, (f"head outline is uncertain: it moves {details['hc_spread_rel']:.1%} of HC between "
