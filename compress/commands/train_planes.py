@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from compress.nets.plane_student import ARCHS
+from compress.nets.plane_student import ARCHS, PRETRAINED
 from compress.paths import require_data_dir
 from compress.planes.distill import DistillConfig
 from compress.planes.ship import ship_student
@@ -55,10 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def add_student_arguments(p: argparse.ArgumentParser) -> None:
     """The student recipe options train-planes and evaluate-planes share (they name the CV files)."""
     p.add_argument("--student", choices=ARCHS, default="sononet-s",
-                   help="sononet-s (plane-cls 1.3.0): cut from SonoNet-16's own filters; planenet-s (1.2.0): from "
-                        "scratch")
+                   help="sononet-s (plane-cls 1.3.0): cut from SonoNet-16's own filters; sononet-lr: SonoNet-16's "
+                        "full width with low-rank factorised convolutions; planenet-s (1.2.0): from scratch")
     p.add_argument("--lr", type=float, default=None,
-                   help="peak learning rate (default 3e-3 for planenet-s, 1e-3 for the pretrained sononet-s)")
+                   help="peak learning rate (default 3e-3 for planenet-s, 1e-3 for the pretrained sononet-s/-lr)")
     p.add_argument("--map-hint-weight", type=float, default=0.0,
                    help="weight of the spatial hint (student map -> SonoNet's last-block map; 0: off)")
 
@@ -66,7 +66,7 @@ def add_student_arguments(p: argparse.ArgumentParser) -> None:
 def student_config(args: argparse.Namespace, epochs: int, max_minutes: float) -> DistillConfig:
     if args.map_hint_weight < 0:
         raise ConfigError(f"--map-hint-weight {args.map_hint_weight} must be >= 0")
-    lr = args.lr if args.lr is not None else (1e-3 if args.student == "sononet-s" else DistillConfig.lr)
+    lr = args.lr if args.lr is not None else (1e-3 if args.student in PRETRAINED else DistillConfig.lr)
     if not 0 < lr < 1:
         raise ConfigError(f"--lr {lr} must be in (0, 1)")
     return DistillConfig(epochs=epochs, max_minutes=max_minutes, map_weight=args.map_hint_weight,

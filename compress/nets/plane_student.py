@@ -86,19 +86,25 @@ class PlaneStudent(PooledClassifier):
         return self.features[HINT_LAYER - 1].pw[0].out_channels
 
 
-ARCHS = ("planenet-s", "sononet-s")
+ARCHS = ("planenet-s", "sononet-s", "sononet-lr")
+PRETRAINED = ("sononet-s", "sononet-lr")  # start from SonoNet-16's published filters
 
 
 def build_student(width_mult: float = 1.0, n_classes: int = N_CLASSES, arch: str = "planenet-s") -> nn.Module:
-    """An untrained student: PlaneNet-S at a width multiplier, or SonoNet-S (`compress.nets.sono_student`,
-    fixed widths: width_mult must be 1.0). Checkpoints record `arch`; a missing one means planenet-s."""
+    """An untrained student: PlaneNet-S at a width multiplier, SonoNet-S (`compress.nets.sono_student`) or
+    SonoNet-LR (`compress.nets.sono_lowrank`); those two have fixed widths: width_mult must be 1.0.
+    Checkpoints record `arch`; a missing one means planenet-s."""
     if width_mult <= 0:
         raise ValueError(f"width_mult must be > 0, got {width_mult}")
     if arch == "planenet-s":
         return PlaneStudent(width_mult, n_classes)
-    if arch == "sononet-s":
+    if arch in PRETRAINED:
         if width_mult != 1.0:
-            raise ValueError(f"sononet-s has fixed widths (cut from SonoNet-16); width_mult must be 1.0, got {width_mult}")
+            raise ValueError(f"{arch} has fixed widths (from SonoNet-16); width_mult must be 1.0, got {width_mult}")
+        if arch == "sononet-lr":
+            from compress.nets.sono_lowrank import SonoLowRank
+
+            return SonoLowRank(n_classes=n_classes)
         from compress.nets.sono_student import SonoStudent
 
         return SonoStudent(n_classes=n_classes)

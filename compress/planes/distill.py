@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from compress.distill_loss import distillation_loss
-from compress.nets.plane_student import build_student
+from compress.nets.plane_student import PRETRAINED, build_student
 from compress.planes.losses import partial_label_nll
 from compress.planes.teacher import class_weights
 
@@ -36,7 +36,7 @@ class DistillConfig:
     feat_weight: float = 1.0    # weight of the feature hint (pooled student features -> teacher features)
     map_weight: float = 0.0     # weight of the spatial hint (student stride-16 map -> teacher's last-block map)
     width_mult: float = 1.0
-    arch: str = "planenet-s"    # or "sononet-s": cut from SonoNet-16's own filters (compress.nets.sono_student)
+    arch: str = "planenet-s"    # or "sononet-s" / "sononet-lr": from SonoNet-16's own filters (PRETRAINED)
     seed: int = 0
     max_minutes: float = 25.0   # CPU budget: the LR schedule follows max(step share, time share), so a slow
                                 # (shared) CPU still ends with a fully annealed model, after fewer epochs
@@ -52,16 +52,18 @@ def recipe_tag(cfg: DistillConfig) -> str:
 
 
 def new_student(cfg: DistillConfig, images: np.ndarray, sononet_npz: str | Path | None = None) -> torch.nn.Module:
-    """The student a training run starts from: PlaneNet-S from scratch, or SonoNet-S cut from SonoNet-16's
-    published filters, the filters chosen on a sample of these training views."""
-    if cfg.arch != "sononet-s":
+    """The student a training run starts from: PlaneNet-S from scratch, or SonoNet-S (filters cut from) or
+    SonoNet-LR (filters factorised from) SonoNet-16's published weights, decided on a sample of these views."""
+    if cfg.arch not in PRETRAINED:
         return build_student(cfg.width_mult, arch=cfg.arch)
     if sononet_npz is None:
-        raise ValueError("arch sononet-s starts from SonoNet-16's weights: give sononet_npz")
-    from compress.nets.sono_student import frames_for_selection, from_sononet
+        raise ValueError(f"arch {cfg.arch} starts from SonoNet-16's weights: give sononet_npz")
+    from compress.nets import sono_lowrank, sono_student
     from compress.nets.sononet import load_sononet16
 
-    return from_sononet(load_sononet16(sononet_npz), frames_for_selection(images, seed=cfg.seed))
+    frames = sono_student.frames_for_selection(images, seed=cfg.seed)
+    init = sono_lowrank.from_sononet if cfg.arch == "sononet-lr" else sono_student.from_sononet
+    return init(load_sononet16(sononet_npz), frames)
 
 
 def standardise(x: torch.Tensor) -> torch.Tensor:
@@ -131,7 +133,7 @@ def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.nd
                   sononet_npz: str | Path | None = None) -> torch.nn.Module:
     """images (V,H,W) uint8, teacher_logits (V,8), targets (V,) with -1 = brain sub-plane unknown.
     `init`: continue training this model (a second warm-restart cycle) instead of a fresh one (`new_student`;
-    `sononet_npz` is needed for arch sononet-s).
+    `sononet_npz` is needed for the PRETRAINED arches).
     `teacher_feats` (V,D): the teacher's features of the same views, for the feature hint (cfg.feat_weight);
     `teacher_maps` (V,C,7,9): its pooled last-block maps, for the spatial hint (cfg.map_weight)."""
     torch.manual_seed(cfg.seed)

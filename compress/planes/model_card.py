@@ -48,6 +48,11 @@ NETWORKS = {
     "sononet-s": "SonoNet-S (`compress/nets/sono_student.py`): SonoNet-16's topology with blocks 1-4 at half "
                  "width, every filter cut from the published SonoNet-16 weights (the channels with the largest "
                  "mean response on training views), then distilled; ~0.49 M parameters, ~94 M multiply-accumulates",
+    "sononet-lr": "SonoNet-LR (`compress/nets/sono_lowrank.py`): SonoNet-16 at full width, every 3x3 convolution "
+                  "after the first factorised into a 3x3 convolution to a quarter of its channels and a 1x1 "
+                  "convolution back (both factors from the published SonoNet-16 weights and the principal "
+                  "subspace of their responses on training views), then distilled; ~0.26 M parameters, "
+                  "~89 M multiply-accumulates",
 }
 
 

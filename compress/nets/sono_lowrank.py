@@ -1,0 +1,120 @@
+"""SonoNet-LR: a plane student that keeps SonoNet-16's full width and factorises its convolutions instead.
+
+SonoNet-S (`sono_student.py`) fits the 100 M MAC budget by dropping half the filters of blocks 1-4, which
+costs its frozen features ~12 points of macro-F1 against the whole SonoNet-16 at the same input. Here every
+3x3 convolution after the first keeps all of SonoNet-16's output channels but is replaced by a 3x3
+convolution into `rank` channels followed by a 1x1 convolution back to the full width (Zhang et al.,
+"Accelerating very deep convolutional networks for classification and detection", TPAMI 2016: the
+response-reconstruction form). Both factors come from SonoNet-16's own filters: on real frames, the principal
+subspace (PCA) of a layer's responses gives P (C_out x rank); the 3x3 factor is P^T W, the 1x1 factor P with
+bias mu - P P^T mu, so the layer reproduces the rank-r projection of the original response. Batch norm and
+ReLU follow unchanged. Layers are factorised in order, each on the already-factorised network's activations.
+
+At 112x144 with ranks of a quarter of each width: ~89 M multiply-accumulates, ~0.3 M parameters.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from compress.nets.plane_student import N_CLASSES, PooledClassifier, mean_max
+from compress.nets.sononet import BLOCKS, BN_EPS, SONONET_INPUT, SonoNet16
+
+WIDTHS = tuple(c for c, _ in BLOCKS)  # SonoNet-16's widths, kept whole
+RANK_FRACTION = 0.25
+INPUT_SCALE = float(SONONET_INPUT["normalise"]["scale"])
+
+
+def default_ranks(fraction: float = RANK_FRACTION) -> tuple[int, ...]:
+    """One rank per conv layer (13); the first layer (1 input channel) is not factorised (rank 0)."""
+    ranks = []
+    for cout, n in BLOCKS:
+        ranks += [max(4, int(round(cout * fraction)))] * n
+    ranks[0] = 0
+    return tuple(ranks)
+
+
+class LowRankUnit(nn.Sequential):
+    """conv3x3 (cin -> rank, no bias) -> conv1x1 (rank -> cout, bias) -> BN -> ReLU; rank 0: plain conv-BN-ReLU."""
+
+    def __init__(self, cin: int, cout: int, rank: int) -> None:
+        convs: list[nn.Module] = ([nn.Conv2d(cin, rank, 3, padding=1, bias=False), nn.Conv2d(rank, cout, 1)]
+                                  if rank else [nn.Conv2d(cin, cout, 3, padding=1, bias=False)])
+        super().__init__(*convs, nn.BatchNorm2d(cout, eps=BN_EPS), nn.ReLU(inplace=True))
+        self.rank = rank
+
+
+class SonoLowRank(PooledClassifier):
+    """forward(x (N,1,112,144) per-image standardised) -> logits; the training interface of SonoNet-S."""
+
+    def __init__(self, ranks: tuple[int, ...] | None = None, n_classes: int = N_CLASSES,
+                 dropout: float = 0.2) -> None:
+        super().__init__()
+        self.ranks = tuple(int(r) for r in (ranks if ranks is not None else default_ranks()))
+        n_layers = sum(n for _, n in BLOCKS)
+        if len(self.ranks) != n_layers:
+            raise ValueError(f"ranks needs one entry per SonoNet-16 conv layer ({n_layers}), got {len(self.ranks)}")
+        blocks, cin, j = [], 1, 0
+        for i, (cout, n) in enumerate(BLOCKS):
+            layers: list[nn.Module] = []
+            for _ in range(n):
+                layers.append(LowRankUnit(cin, cout, self.ranks[j]))
+                cin, j = cout, j + 1
+            if i < len(BLOCKS) - 1:
+                layers.append(nn.MaxPool2d(2))
+            blocks.append(nn.Sequential(*layers))
+        self.features = nn.Sequential(*blocks)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(2 * cin, n_classes)
+        self.widths = WIDTHS
+
+    def pooled_and_hint(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.features(x)
+        return mean_max(f), f
+
+    @property
+    def hint_channels(self) -> int:
+        return WIDTHS[-1]
+
+
+def units(model: SonoLowRank) -> list[LowRankUnit]:
+    return [m for b in model.features for m in b if isinstance(m, LowRankUnit)]
+
+
+@torch.no_grad()
+def from_sononet(teacher: SonoNet16, frames: torch.Tensor, ranks: tuple[int, ...] | None = None,
+                 n_classes: int = N_CLASSES) -> SonoLowRank:
+    """A SonoNet-LR whose factors come from `teacher`'s filters and their responses on `frames`
+    (N,1,H,W standardised per image, as the student's input)."""
+    student = SonoLowRank(ranks, n_classes).eval()  # batch norm must use the copied statistics, not update them
+    t_units = [m for b in teacher.blocks for m in b if isinstance(m, nn.Sequential)]
+    unit_block = [i for i, (_, n) in enumerate(BLOCKS) for _ in range(n)]
+    x = frames
+    for j, (tu, su) in enumerate(zip(t_units, units(student))):
+        w = tu[0].weight * (INPUT_SCALE if j == 0 else 1.0)
+        bn = su[-2]
+        if su.rank:
+            y = nn.functional.conv2d(x, w, padding=1)
+            p, mu = principal_subspace(y, su.rank)
+            su[0].weight.copy_(torch.einsum("cr,cikl->rikl", p, w))
+            su[1].weight.copy_(p[:, :, None, None])
+            su[1].bias.copy_(mu - p @ (p.T @ mu))
+        else:
+            su[0].weight.copy_(w)
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            getattr(bn, name).copy_(getattr(tu[1], name))
+        x = su(x)
+        last_in_block = j + 1 == len(t_units) or unit_block[j + 1] != unit_block[j]
+        if last_in_block and unit_block[j] < len(BLOCKS) - 1:
+            x = nn.functional.max_pool2d(x, 2)
+    return student
+
+
+def principal_subspace(y: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Responses (N,C,H,W) -> (P (C, rank) top principal directions over channels, channel means (C,))."""
+    flat = y.permute(1, 0, 2, 3).reshape(y.shape[1], -1).double()
+    mu = flat.mean(1)
+    cov = torch.cov(flat)
+    _, vecs = torch.linalg.eigh(cov)  # ascending eigenvalues
+    return vecs[:, -rank:].flip(1).float(), mu.float()
