@@ -1,10 +1,11 @@
 """How much of a pretrained backbone survives a smaller input: a linear probe on frozen features.
 
-For SonoNet-16 and SonoNet's SmallNet at several input sizes, and for SonoNet-S cuts (filters chosen by
-`copy_strongest_filters`, frozen) of other widths and input sizes within the student's 100 M MAC budget:
+For SonoNet-16 and SonoNet's SmallNet at several input sizes, for SonoNet-S cuts (filters chosen by
+`copy_strongest_filters`, frozen) of other widths and input sizes within the student's 100 M MAC budget, and
+for SonoNet-LR (full width, PCA-factorised convolutions, frozen) at three ranks:
 global mean + max of the last conv block on the clean development frames, a class-balanced linear layer,
 5-fold patient-grouped CV (compress.data.planes). A guide for choosing a plane student's starting point
-(docs/planes.md, 1 and 2 Dec 2026), not a product number.
+(docs/planes.md, 1-3 Dec 2026), not a product number.
 Run: .venv/bin/python benchmarks/plane_backbone_probe.py (about 3 min on 2 cores).
 """
 
@@ -96,6 +97,8 @@ def macro_f1(p: np.ndarray, t: np.ndarray) -> float:
 # SonoNet-S cuts: (block widths, input H x W); the first is plane-cls 1.3.0's student
 CUTS = (((8, 16, 32, 64, 128), (112, 144)), ((4, 8, 32, 64, 128), (128, 160)), ((4, 4, 24, 48, 128), (144, 176)),
         ((4, 8, 24, 48, 96), (160, 208)))
+# SonoNet-LR (compress.nets.sono_lowrank): full width, convolutions factorised to these fractions of their width
+RANK_FRACTIONS = (1.0, 0.5, 0.25)
 
 
 def cut_backbone(sononet: torch.nn.Module, widths: tuple[int, ...], views: np.ndarray
@@ -140,6 +143,19 @@ def main() -> None:
         pred, t = probe(pooled_features(net, grays, hw), y, dev, folds)[dev], y[dev]
         macs = count_macs(SonoStudent(widths), hw) / 1e6
         print(f"{str(widths):24s} {hw[0]}x{hw[1]:<4d} {macs:6.0f} {np.mean(pred == t):6.3f} {macro_f1(pred, t):6.3f} "
+              f"{np.mean(pred[african] == t[african]):12.3f}")
+    from compress.nets import sono_lowrank
+    from compress.nets.sono_student import frames_for_selection
+
+    hw = (112, 144)
+    views = np.stack([clean_view(grays[i], hw) for i in pick])
+    print(f"\n{'SonoNet-LR rank fraction':24s} {'input':>8s} {'MMACs':>6s} {'acc':>6s} {'mF1':>6s} {'African acc':>12s}")
+    for fraction in RANK_FRACTIONS:
+        ranks = sono_lowrank.default_ranks(fraction)
+        lr = sono_lowrank.from_sononet(sononet16, frames_for_selection(views, n=128), ranks)
+        pred, t = probe(pooled_features(lambda x, m=lr: m.features(x / 255.0), grays, hw), y, dev, folds)[dev], y[dev]
+        macs = count_macs(lr, hw) / 1e6
+        print(f"{fraction:<24g} {hw[0]}x{hw[1]:<4d} {macs:6.0f} {np.mean(pred == t):6.3f} {macro_f1(pred, t):6.3f} "
               f"{np.mean(pred[african] == t[african]):12.3f}")
 
 
