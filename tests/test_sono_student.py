@@ -12,23 +12,10 @@ import torch
 
 from compress.nets.plane_student import build_student, count_macs, count_params
 from compress.nets.sono_student import INPUT_HW, SonoStudent, frames_for_selection, from_sononet
-from compress.nets.sononet import BLOCKS, load_sononet16
-from compress.planes.augment import clean_view
+from compress.nets.sononet import BLOCKS
 from compress.planes.distill import DistillConfig, new_student, recipe_tag
 from compress.planes.export import export_onnx
-from edge.imageio import read_gray
-
-
-@pytest.fixture(scope="module")
-def sononet(data_dir: Path) -> torch.nn.Module:
-    return load_sononet16(data_dir / "peers" / "sononet" / "SonoNet16.npz")
-
-
-@pytest.fixture(scope="module")
-def frames(data_dir: Path) -> torch.Tensor:
-    """Real plane frames at the student's input size, as uint8 views."""
-    files = sorted((data_dir / "planes" / "images").glob("*.png"))[:24]
-    return np.stack([clean_view(read_gray(f), INPUT_HW) for f in files])
+from tests.sono_fixtures import frames, sononet  # noqa: F401 (fixtures)
 
 
 def test_full_width_cut_reproduces_sononet(sononet: torch.nn.Module, frames: np.ndarray) -> None:

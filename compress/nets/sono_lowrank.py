@@ -18,7 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from compress.nets.plane_student import N_CLASSES, PooledClassifier, mean_max
+from compress.nets.plane_student import N_CLASSES
+from compress.nets.sono_student import LastBlockHint
 from compress.nets.sononet import BLOCKS, BN_EPS, SONONET_INPUT, SonoNet16
 
 WIDTHS = tuple(c for c, _ in BLOCKS)  # SonoNet-16's widths, kept whole
@@ -45,7 +46,7 @@ class LowRankUnit(nn.Sequential):
         self.rank = rank
 
 
-class SonoLowRank(PooledClassifier):
+class SonoLowRank(LastBlockHint):
     """forward(x (N,1,112,144) per-image standardised) -> logits; the training interface of SonoNet-S."""
 
     def __init__(self, ranks: tuple[int, ...] | None = None, n_classes: int = N_CLASSES,
@@ -68,14 +69,6 @@ class SonoLowRank(PooledClassifier):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(2 * cin, n_classes)
         self.widths = WIDTHS
-
-    def pooled_and_hint(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        f = self.features(x)
-        return mean_max(f), f
-
-    @property
-    def hint_channels(self) -> int:
-        return WIDTHS[-1]
 
 
 def units(model: SonoLowRank) -> list[LowRankUnit]:

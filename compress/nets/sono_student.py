@@ -28,7 +28,22 @@ def _conv_bn(cin: int, cout: int) -> nn.Sequential:
                          nn.ReLU(inplace=True))
 
 
-class SonoStudent(PooledClassifier):
+class LastBlockHint(PooledClassifier):
+    """A SonoNet-16-shaped student (`widths` per block): the spatial hint reads its last block."""
+
+    widths: tuple[int, ...]
+
+    def pooled_and_hint(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training only: (pooled features, the stride-16 map the spatial hint reads: the last block)."""
+        f = self.features(x)
+        return mean_max(f), f
+
+    @property
+    def hint_channels(self) -> int:
+        return self.widths[-1]
+
+
+class SonoStudent(LastBlockHint):
     """forward(x (N,1,112,144) per-image standardised) -> logits (N, n_classes).
 
     Same training interface as PlaneNet-S (`PooledClassifier`, `pooled_and_hint`, `hint_channels`)."""
@@ -50,15 +65,6 @@ class SonoStudent(PooledClassifier):
         self.features = nn.Sequential(*blocks)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(2 * cin, n_classes)
-
-    def pooled_and_hint(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training only: (pooled features, the stride-16 map the spatial hint reads: the last block)."""
-        f = self.features(x)
-        return mean_max(f), f
-
-    @property
-    def hint_channels(self) -> int:
-        return self.widths[-1]
 
 
 def conv_layers(model: nn.Module) -> list[nn.Sequential]:
