@@ -2,7 +2,9 @@
 
 Prints parameters, multiply-accumulates, ONNX file size, latency median / p95 (model run only, input
 prepared beforehand) and 6-plane accuracy / macro-F1 on the same frames (held-out patients). Run:
-    .venv/bin/python benchmarks/planes.py [--runs 300]
+    .venv/bin/python benchmarks/planes.py [--runs 300] [--bundle DIR ...]
+--bundle (repeatable; default the shipped edge/models/plane-cls) puts other student bundles, e.g. a candidate
+from `fetal-compress pipeline`, in the same run, so their latencies compare as ratios on one loaded machine.
 """
 
 from __future__ import annotations
@@ -68,10 +70,23 @@ def _row(name: str, path: Path, sess: ort.InferenceSession, xs: list[np.ndarray]
             med, p95, m["accuracy"], m["macro_f1"])
 
 
+def _student_rows(bundle, grays: list[np.ndarray], y: np.ndarray, runs: int, label: bool) -> list[tuple]:
+    """One row per precision variant (int8, fp32) of a student bundle on the held-out frames."""
+    arch = (bundle.raw.get("provenance") or {}).get("architecture") or "planenet-s"
+    macs = count_macs(build_student(arch=arch))
+    variants = {p: bundle.variant(p) for p in bundle.variants} or {"model": bundle}
+    xs = [preprocess(g, bundle.preprocessing).tensor for g in grays]
+    name = f"plane-cls {bundle.version} " if label else "plane-cls student "
+    return [_row(name + precision, m.model_path, session(m.model_path), xs, macs, y, runs)
+            for precision, m in variants.items()]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=300)
     ap.add_argument("--sononet-onnx", default=str(REPO / "runs" / "planes" / "sononet16.onnx"))
+    ap.add_argument("--bundle", action="append", default=None,
+                    help="student bundle directory (repeatable; default: the shipped plane-cls)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     data = default_data_dir()
@@ -79,20 +94,15 @@ def main() -> None:
     sononet = load_sononet16(data / "peers" / "sononet" / "SonoNet16.npz")
     if not sn_path.is_file():
         export_onnx(sononet, sn_path, (224, 288))
-    bundle = load_manifest(shipped_model_dir("plane-cls"))
-    arch = (bundle.raw.get("provenance") or {}).get("architecture") or "planenet-s"
-    variants = {p: bundle.variant(p) for p in bundle.variants} or {"model": bundle}  # e.g. int8, fp32
+    bundles = [load_manifest(Path(b)) for b in (args.bundle or [shipped_model_dir("plane-cls")])]
     sn_sess = session(sn_path)
     records = load_records(data)
     _, held = split_dev_heldout(records)
     y = np.array([records[i].plane_idx for i in held])
     grays = [read_gray(records[i].path) for i in held]
     rows = []
-    for precision, manifest in variants.items():
-        sess = session(manifest.model_path)
-        xs = [preprocess(g, bundle.preprocessing).tensor for g in grays]
-        rows.append(_row(f"plane-cls student {precision}", manifest.model_path, sess, xs,
-                         count_macs(build_student(arch=arch)), y, args.runs))
+    for bundle in bundles:
+        rows += _student_rows(bundle, grays, y, args.runs, label=len(bundles) > 1)
     xs = [sononet_input(g) for g in grays]
     rows.append(_row("SonoNet-16 (mapped)", sn_path, sn_sess, xs, count_macs(sononet, (224, 288)), y, args.runs,
                      sononet=True))
