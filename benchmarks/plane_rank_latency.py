@@ -2,7 +2,7 @@
 
 Random weights: latency only (onnxruntime, CPU, 2 threads, batch 1, 112x144, legacy exporter). Asks whether
 another rank layout would bring the factorised student's onnxruntime latency near SonoNet-S's at similar
-multiply-accumulates. Run:
+multiply-accumulates (the front cuts' probe accuracy: benchmarks/plane_backbone_probe.py). Run:
     .venv/bin/python benchmarks/plane_rank_latency.py [--runs 300] [--repeats 3]
 """
 
@@ -20,6 +20,7 @@ import torch
 from compress.nets.plane_student import build_student, count_macs
 from compress.nets.sono_lowrank import SonoLowRank, default_ranks
 from compress.planes.export import export_onnx
+from plane_backbone_probe import front_cut  # benchmarks/ is on the path when run as a script
 
 INPUT_HW = (112, 144)
 
@@ -32,6 +33,8 @@ def layouts() -> dict[str, torch.nn.Module]:
         "lr, ranks >= 8": SonoLowRank(tuple(0 if i == 0 else max(8, r) for i, r in enumerate(d))),
         "lr, block 1 full": SonoLowRank(tuple(0 if i < 2 else r for i, r in enumerate(d))),
         "lr, blocks 1-2 full": SonoLowRank(tuple(0 if i < 4 else r for i, r in enumerate(d))),
+        "lr, block 1 as S": front_cut(d, 1),
+        "lr, blocks 1-2 as S": front_cut(d, 2),
     }
 
 
