@@ -3,8 +3,8 @@
 For SonoNet-16 and SonoNet's SmallNet at several input sizes, for SonoNet-S cuts (filters chosen by
 `copy_strongest_filters`, frozen) of other widths and input sizes within the student's 100 M MAC budget, and
 for SonoNet-LR (full width, PCA-factorised convolutions, frozen) at three ranks, and for SonoNet-LR with its
-first one or two blocks cut to SonoNet-S's widths instead (`front_cut`: faster in onnxruntime,
-benchmarks/plane_rank_latency.py):
+first one or two blocks cut to SonoNet-S's widths instead (`front_cut`, filled by
+`sono_lowrank.fill_from_sononet`; faster in onnxruntime, benchmarks/plane_rank_latency.py):
 global mean + max of the last conv block on the clean development frames, a class-balanced linear layer,
 5-fold patient-grouped CV (compress.data.planes). A guide for choosing a plane student's starting point
 (docs/planes.md, 1-3 Dec 2026), not a product number.
@@ -133,43 +133,6 @@ def front_cut(ranks: tuple[int, ...], n_blocks: int) -> torch.nn.Module:
     return model
 
 
-@torch.no_grad()
-def init_front_cut(model: torch.nn.Module, teacher: torch.nn.Module, frames: torch.Tensor) -> torch.nn.Module:
-    """Fill a `front_cut` network from SonoNet-16, layer by layer on the already-built layers' responses:
-    unfactorised layers keep the strongest filters (as `copy_strongest_filters`), factorised ones the PCA
-    factors of the response (as `sono_lowrank.from_sononet`), restricted to the input channels kept before."""
-    from torch import nn
-
-    from compress.nets import sono_lowrank as slr
-    from compress.nets.sono_student import conv_layers
-    from compress.nets.sononet import BLOCKS
-
-    model.eval()
-    unit_block = [i for i, (_, n) in enumerate(BLOCKS) for _ in range(n)]
-    keep_in, x = torch.arange(1), frames
-    for j, (tu, su) in enumerate(zip(conv_layers(teacher), slr.units(model))):
-        w = tu[0].weight[:, keep_in] * (slr.INPUT_SCALE if j == 0 else 1.0)
-        t_bn = tu[1]
-        if su.rank:
-            p, mu = slr.principal_subspace(F.conv2d(x, w, padding=1), su.rank)
-            su[0].weight.copy_(torch.einsum("cr,cikl->rikl", p, w))
-            su[1].weight.copy_(p[:, :, None, None])
-            su[1].bias.copy_(mu - p @ (p.T @ mu))
-            keep_out = torch.arange(w.shape[0])
-        else:
-            y = torch.relu(F.batch_norm(F.conv2d(x, w, padding=1), t_bn.running_mean, t_bn.running_var,
-                                        t_bn.weight, t_bn.bias, False, 0.0, t_bn.eps))
-            keep_out = torch.sort(torch.argsort(y.mean(dim=(0, 2, 3)), descending=True)[:su[0].out_channels]).values
-            su[0].weight.copy_(w[keep_out])
-        for name in ("weight", "bias", "running_mean", "running_var"):
-            getattr(su[-2], name).copy_(getattr(t_bn, name)[keep_out])
-        x = su(x)
-        if (j + 1 == len(unit_block) or unit_block[j + 1] != unit_block[j]) and unit_block[j] < len(BLOCKS) - 1:
-            x = nn.functional.max_pool2d(x, 2)
-        keep_in = keep_out
-    return model
-
-
 def main() -> None:
     torch.set_num_threads(2)
     data = default_data_dir()
@@ -217,8 +180,8 @@ def main() -> None:
               f"{np.mean(pred[african] == t[african]):12.3f}")
     print(f"\n{'SonoNet-LR 1/4, front cut':24s} {'input':>8s} {'MMACs':>6s} {'acc':>6s} {'mF1':>6s} {'African acc':>12s}")
     for n_blocks in (1, 2):
-        net = init_front_cut(front_cut(sono_lowrank.default_ranks(), n_blocks), sononet16,
-                             frames_for_selection(views, n=128))
+        net = sono_lowrank.fill_from_sononet(front_cut(sono_lowrank.default_ranks(), n_blocks), sononet16,
+                                             frames_for_selection(views, n=128))
         pred, t = probe(pooled_features(lambda x, m=net: m.features(x / 255.0), grays, hw), y, dev, folds)[dev], y[dev]
         label = "block 1" if n_blocks == 1 else f"blocks 1-{n_blocks}"
         print(f"{label + ' as SonoNet-S':24s} {hw[0]}x{hw[1]:<4d} {count_macs(net, hw) / 1e6:6.0f} "

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from compress.nets.plane_student import N_CLASSES
-from compress.nets.sono_student import LastBlockHint
+from compress.nets.sono_student import LastBlockHint, conv_layers, pooled_after, strongest_channels
 from compress.nets.sononet import BLOCKS, BN_EPS, SONONET_INPUT, SonoNet16
 
 WIDTHS = tuple(c for c, _ in BLOCKS)  # SonoNet-16's widths, kept whole
@@ -75,32 +75,45 @@ def units(model: SonoLowRank) -> list[LowRankUnit]:
     return [m for b in model.features for m in b if isinstance(m, LowRankUnit)]
 
 
-@torch.no_grad()
 def from_sononet(teacher: SonoNet16, frames: torch.Tensor, ranks: tuple[int, ...] | None = None,
                  n_classes: int = N_CLASSES) -> SonoLowRank:
     """A SonoNet-LR whose factors come from `teacher`'s filters and their responses on `frames`
     (N,1,H,W standardised per image, as the student's input)."""
-    student = SonoLowRank(ranks, n_classes).eval()  # batch norm must use the copied statistics, not update them
-    t_units = [m for b in teacher.blocks for m in b if isinstance(m, nn.Sequential)]
-    unit_block = [i for i, (_, n) in enumerate(BLOCKS) for _ in range(n)]
-    x = frames
-    for j, (tu, su) in enumerate(zip(t_units, units(student))):
-        w = tu[0].weight * (INPUT_SCALE if j == 0 else 1.0)
-        bn = su[-2]
+    return fill_from_sononet(SonoLowRank(ranks, n_classes), teacher, frames)
+
+
+@torch.no_grad()
+def fill_from_sononet(student: SonoLowRank, teacher: SonoNet16, frames: torch.Tensor) -> SonoLowRank:
+    """Fill `student`'s 13 units from `teacher`, in order, each on the already-filled units' activations.
+    A factorised unit gets the PCA factors of the teacher layer's response; an unfactorised one the teacher's
+    filters, or, if it is narrower than the teacher's layer (a SonoNet-S-style cut), the strongest of them
+    (`sono_student.strongest_channels`); input channels are restricted to those kept before."""
+    student.eval()  # batch norm must use the copied statistics, not update them
+    pools = pooled_after()
+    keep_in, x = torch.arange(1), frames
+    for j, (tu, su) in enumerate(zip(conv_layers(teacher), units(student))):
+        t_conv, t_bn = tu[0], tu[1]
+        w = t_conv.weight[:, keep_in] * (INPUT_SCALE if j == 0 else 1.0)
         if su.rank:
-            y = nn.functional.conv2d(x, w, padding=1)
-            p, mu = principal_subspace(y, su.rank)
+            p, mu = principal_subspace(nn.functional.conv2d(x, w, padding=1), su.rank)
             su[0].weight.copy_(torch.einsum("cr,cikl->rikl", p, w))
             su[1].weight.copy_(p[:, :, None, None])
             su[1].bias.copy_(mu - p @ (p.T @ mu))
-        else:
+            keep_out = torch.arange(w.shape[0])
+        elif su[0].out_channels == w.shape[0]:
             su[0].weight.copy_(w)
+            keep_out = torch.arange(w.shape[0])
+        else:
+            y = torch.relu(nn.functional.batch_norm(nn.functional.conv2d(x, w, padding=1), t_bn.running_mean,
+                                                    t_bn.running_var, t_bn.weight, t_bn.bias, False, 0.0, t_bn.eps))
+            keep_out = strongest_channels(y, su[0].out_channels)
+            su[0].weight.copy_(w[keep_out])
         for name in ("weight", "bias", "running_mean", "running_var"):
-            getattr(bn, name).copy_(getattr(tu[1], name))
+            getattr(su[-2], name).copy_(getattr(t_bn, name)[keep_out])
         x = su(x)
-        last_in_block = j + 1 == len(t_units) or unit_block[j + 1] != unit_block[j]
-        if last_in_block and unit_block[j] < len(BLOCKS) - 1:
+        if j in pools:
             x = nn.functional.max_pool2d(x, 2)
+        keep_in = keep_out
     return student
 
 

@@ -83,6 +83,17 @@ def from_sononet(teacher: SonoNet16, frames: torch.Tensor, widths: tuple[int, ..
     return student.eval()
 
 
+def pooled_after() -> frozenset[int]:
+    """Indices of SonoNet-16's 13 conv units that max pooling follows (the last unit of blocks 1-4)."""
+    ends = np.cumsum([n for _, n in BLOCKS]) - 1
+    return frozenset(int(j) for j in ends[:-1])
+
+
+def strongest_channels(y: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices (ascending) of the k channels of post-ReLU responses y (N,C,H,W) with the largest mean."""
+    return torch.sort(torch.argsort(y.mean(dim=(0, 2, 3)), descending=True)[:k]).values
+
+
 @torch.no_grad()
 def copy_strongest_filters(teacher: SonoNet16, units: list[nn.Sequential], frames: torch.Tensor) -> None:
     """Fill `units` (conv-BN(-ReLU), SonoNet-16's 13 feature layers at any widths) with teacher filters.
@@ -96,7 +107,7 @@ def copy_strongest_filters(teacher: SonoNet16, units: list[nn.Sequential], frame
         raise ValueError(f"teacher has {len(t_units)} conv layers, the student {len(units)}")
     keep_in = torch.arange(1)
     x = frames
-    unit_block = [i for i, (_, n) in enumerate(BLOCKS) for _ in range(n)]
+    pools = pooled_after()
     for j, (tu, su) in enumerate(zip(t_units, units)):
         t_conv, t_bn = tu[0], tu[1]
         w = t_conv.weight[:, keep_in]
@@ -104,14 +115,12 @@ def copy_strongest_filters(teacher: SonoNet16, units: list[nn.Sequential], frame
             w = w * INPUT_SCALE
         y = torch.relu(nn.functional.batch_norm(nn.functional.conv2d(x, w, padding=1), t_bn.running_mean,
                                                 t_bn.running_var, t_bn.weight, t_bn.bias, False, 0.0, t_bn.eps))
-        k = su[0].out_channels
-        keep_out = torch.sort(torch.argsort(y.mean(dim=(0, 2, 3)), descending=True)[:k]).values
+        keep_out = strongest_channels(y, su[0].out_channels)
         su[0].weight.copy_(w[keep_out])
         for name in ("weight", "bias", "running_mean", "running_var"):
             getattr(su[1], name).copy_(getattr(t_bn, name)[keep_out])
         x = y[:, keep_out]
-        last_in_block = j + 1 == len(t_units) or unit_block[j + 1] != unit_block[j]
-        if last_in_block and unit_block[j] < len(BLOCKS) - 1:
+        if j in pools:
             x = nn.functional.max_pool2d(x, 2)
         keep_in = keep_out
 
