@@ -3,7 +3,6 @@ device runtime as one contract, and every place that can get it wrong refuses wi
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -15,12 +14,12 @@ from compress.biometry.crossval import run_cv
 from compress.biometry.evaluate import torch_predict_fn
 from compress.biometry.export import export_bundle
 from compress.biometry.train import TrainConfig, checkpoint_spec
-from compress.commands.train_biometry import add_recipe_arguments, recipe_options
 from compress.data.hc18 import load_split
 from compress.nets.segnet import build_student
 from compress.stages.common import load_state_into
 from edge.biometry.segment import HeadSegmenter
 from edge.errors import ConfigError, ModelError
+from tests.biometry_fixtures import recipe
 
 SMALL = (64, 96)   # a size no shipped model uses, so nothing can pass by falling back to 160x240
 
@@ -37,20 +36,13 @@ def cv_runs(hc18_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _recipe(hc18_dir: Path, tmp_path: Path, *argv: str) -> TrainConfig:
-    p = argparse.ArgumentParser()
-    add_recipe_arguments(p)
-    p.add_argument("--out", type=Path, default=tmp_path)
-    return TrainConfig(**recipe_options(p.parse_args(["--data", str(hc18_dir.parent), *argv])))
-
-
 def test_input_size_option_reads_hxw_and_refuses_sizes_the_nets_cannot_pool(hc18_dir: Path, tmp_path: Path) -> None:
-    assert _recipe(hc18_dir, tmp_path).input_size == (160, 240)
-    assert _recipe(hc18_dir, tmp_path, "--input-size", "256x384").input_size == (256, 384)
+    assert recipe(hc18_dir, tmp_path).input_size == (160, 240)
+    assert recipe(hc18_dir, tmp_path, "--input-size", "256x384").input_size == (256, 384)
     with pytest.raises(ConfigError, match="multiple of 16"):
-        _recipe(hc18_dir, tmp_path, "--input-size", "250x384")
+        recipe(hc18_dir, tmp_path, "--input-size", "250x384")
     with pytest.raises(ConfigError, match="HxW"):
-        _recipe(hc18_dir, tmp_path, "--input-size", "256")
+        recipe(hc18_dir, tmp_path, "--input-size", "256")
 
 
 def test_each_fold_fine_tunes_from_its_own_fold_student_at_the_new_size(cv_runs: Path) -> None:

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import ConcatDataset, Subset
 
-from compress.biometry.dataset import Augment, HC18SegDataset, default_spec
-from compress.biometry.evaluate import error_stats, torch_predict_fn
-from compress.biometry.train import TrainConfig, checkpoint_path, finished_run, train
+from compress.biometry.dataset import default_spec
+from compress.biometry.evaluate import error_stats, torch_predict_fn, torch_refine_predict_fn
+from compress.biometry.train import TrainConfig, checkpoint_path, finished_run, split_dataset, train
 from compress.data.hc18 import HC18Record
 from edge.biometry.measure import measure_head
 from edge.errors import ConfigError
@@ -47,8 +47,8 @@ class FoldRow:
 
 def _dev_datasets(cfg: TrainConfig, limit: int | None) -> tuple[list[HC18Record], ConcatDataset]:
     """Train + val records (first `limit` of each split, for smoke runs) and one augmented dataset over them."""
-    cache, spec = cfg.out / "cache", default_spec(cfg.input_size)
-    parts = [HC18SegDataset(cfg.data, split, cache, spec, augment=Augment(), seed=cfg.seed) for split in DEV_SPLITS]
+    spec = default_spec(cfg.input_size)
+    parts = [split_dataset(cfg, spec, split, augment=True) for split in DEV_SPLITS]
     records: list[HC18Record] = []
     subsets = []
     for ds in parts:
@@ -70,13 +70,35 @@ def fold_init(init: Path | None, fold: int) -> Path | None:
     return path
 
 
-def run_cv(cfg: TrainConfig, folds: int = 3, limit: int | None = None, only_fold: int | None = None) -> dict:
+def first_pass_of(first_pass: Path, fold: int) -> Path:
+    """Fold `fold`'s whole-frame student (a "{fold}" template), which must come from a run that ended: a
+    checkpoint still being trained is saved every epoch."""
+    path = fold_init(first_pass, fold)
+    if path is None or not path.with_name(f"{path.stem}_summary.json").is_file():
+        raise ConfigError(f"first pass {path} of fold {fold} has not finished training; run this CV again once "
+                          "it has (the refine students already trained are reused)")
+    return path
+
+
+def fold_predict_fn(checkpoint: Path, first_pass: Path | None, fold: int):
+    if first_pass is None:
+        return torch_predict_fn(checkpoint)
+    return torch_refine_predict_fn(first_pass_of(first_pass, fold), checkpoint)
+
+
+def run_cv(cfg: TrainConfig, folds: int = 3, limit: int | None = None, only_fold: int | None = None,
+           first_pass: Path | None = None) -> dict:
     """Train one student per fold, measure its fold; returns {"rows": [...], "summary": {...}} and writes it to
     `<out>/cv_k<folds><tag>.json`. `cfg` is the recipe (epochs, lr, width, boundary weight, init ...).
 
     A fold whose student a finished run of the same recipe left behind is measured, not trained again: an
     interrupted CV resumes, and `only_fold=k` (one fold, nothing written but its checkpoint) lets the folds run
-    on separate cores before one plain run gathers them. `cfg.init` may name one checkpoint per fold (fold_init)."""
+    on separate cores before one plain run gathers them. `cfg.init` may name one checkpoint per fold (fold_init).
+    A refine recipe (cfg.crop_margin > 0) is measured as the second pass behind `first_pass`, one whole-frame
+    student per fold ("{fold}" template, e.g. the 1.3.0 recipe's CV students)."""
+    if (cfg.crop_margin > 0) != (first_pass is not None):
+        raise ConfigError("a refine recipe (crop margin > 0) is measured behind a first pass and only it is: give "
+                          "both --crop-margin and --first-pass, or neither")
     if folds < 2:
         raise ValueError(f"folds must be >= 2, got {folds}")
     if only_fold is not None and not 0 <= only_fold < folds:
@@ -94,7 +116,7 @@ def run_cv(cfg: TrainConfig, folds: int = 3, limit: int | None = None, only_fold
         else:
             log.info("fold %d/%d: train %d images, measure %d", k + 1, folds, len(records) - held.size, held.size)
             train(fold_cfg, Subset(data, np.flatnonzero(fold_of != k).tolist()))
-        predict = torch_predict_fn(checkpoint_path(fold_cfg))
+        predict = fold_predict_fn(checkpoint_path(fold_cfg), first_pass, k)
         for i in held:
             r = records[i]
             res = measure_head(predict(r.image()), r.pixel_mm, None)

@@ -96,6 +96,34 @@ def torch_predict_fn(checkpoint: str | Path) -> PredictFn:
     return predict
 
 
+def torch_refine_predict_fn(first: str | Path, refine: str | Path) -> PredictFn:
+    """predict_fn of the two-pass head segmentation: `first` (whole-frame checkpoint) finds the head, `refine`
+    (a checkpoint trained on crops, `crop_margin` > 0) segments the crop around its ellipse."""
+    import torch
+
+    from compress.biometry.train import checkpoint_spec, load_checkpoint
+    from edge.biometry.refine import CropSpec, refine_prob
+    from edge.preprocess import normalise, to_gray
+
+    ck = torch.load(Path(refine), map_location="cpu", weights_only=False)
+    margin = float(ck.get("crop_margin") or 0.0)
+    if margin <= 0:
+        raise ValueError(f"{refine} was trained on whole frames, not on crops (no crop_margin); it cannot refine")
+    model, spec = load_checkpoint(Path(refine)), checkpoint_spec(Path(refine))
+    crop = CropSpec(spec.height, spec.width, margin)
+    first_fn = torch_predict_fn(first)
+
+    def crop_logits(img: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(normalise(img, spec))[None, None])
+        with torch.no_grad():
+            return model(x)[0, 0].numpy()
+
+    def predict(frame: np.ndarray) -> np.ndarray:
+        return refine_prob(to_gray(frame), first_fn(frame), crop_logits, crop)
+
+    return predict
+
+
 def format_table(name: str, m: dict[str, float]) -> str:
     rows = [("images / subjects", f"{m['n_images']} / {m['n_subjects']}"),
             ("no answer", f"{m['no_answer']} ({m['no_answer_frac']:.1%})"),

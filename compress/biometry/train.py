@@ -50,6 +50,7 @@ class TrainConfig:
     boundary_weight: float = 0.0     # extra BCE weight on pixels far from the true outline (0: plain Dice + BCE)
     boundary_cap_px: float = 8.0     # distance (model pixels) at which that extra weight is reached
     input_size: tuple[int, int] = DEFAULT_SIZE   # model input (height, width), multiples of 16
+    crop_margin: float = 0.0         # > 0: a refine network, trained on crops around the head (edge.biometry.refine)
 
 
 def distance_weights(target: torch.Tensor, extra: float, cap_px: float) -> torch.Tensor:
@@ -128,6 +129,17 @@ def new_network(cfg: TrainConfig, train_ds: Dataset) -> torch.nn.Module:
     return model
 
 
+def split_dataset(cfg: TrainConfig, spec: PreprocessSpec, split: str, augment: bool) -> Dataset:
+    """One split's dataset for `cfg`: whole frames, or head crops for a refine network (cfg.crop_margin > 0);
+    `augment` for training (crops then sit on a jittered reference ellipse)."""
+    if cfg.crop_margin > 0:
+        from compress.biometry.crop_dataset import HC18CropDataset
+
+        return HC18CropDataset(cfg.data, split, spec, cfg.crop_margin, train=augment, seed=cfg.seed)
+    return HC18SegDataset(cfg.data, split, cfg.out / "cache", spec, augment=Augment() if augment else None,
+                          seed=cfg.seed)
+
+
 RUN_ONLY = ("threads", "max_minutes")   # settings that change how a run goes, not what it trains
 
 
@@ -165,11 +177,11 @@ def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     contract = preprocessing(cfg.input_size)
-    cache, spec = cfg.out / "cache", parse_preprocessing(contract)
+    spec = parse_preprocessing(contract)
     val_loader = None
     if train_ds is None:
-        train_ds = HC18SegDataset(cfg.data, "train", cache, spec, augment=Augment(), seed=cfg.seed)
-        val_loader = DataLoader(HC18SegDataset(cfg.data, "val", cache, spec), batch_size=16)
+        train_ds = split_dataset(cfg, spec, "train", augment=True)
+        val_loader = DataLoader(split_dataset(cfg, spec, "val", augment=False), batch_size=16)
     loader = DataLoader(train_ds, batch_size=cfg.batch, shuffle=True, drop_last=True)
     model = new_network(cfg, train_ds)
     teacher = load_checkpoint(cfg.teacher) if (cfg.role == "student" and cfg.teacher) else None
@@ -207,7 +219,7 @@ def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
             torch.save({"state_dict": model.state_dict(), "role": cfg.role, "arch": cfg.arch,
                         "width_mult": cfg.width_mult,
                         "base": cfg.teacher_base, "epoch": epoch, "val_dice": vd,
-                        "spec": contract},
+                        "spec": contract, "crop_margin": cfg.crop_margin},
                        checkpoint_path(cfg))
         if (time.time() - t0) / 60 > cfg.max_minutes:
             log.warning("wall budget of %.0f min spent after epoch %d; stopping", cfg.max_minutes, epoch)

@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fold", type=int, default=None,
                    help="train and measure this fold only (0-based), e.g. one fold per core; a later run without "
                         "--fold reuses every fold a finished run of the same recipe left, and writes the result")
+    p.add_argument("--first-pass", type=Path, default=None,
+                   help="with --crop-margin: each fold's whole-frame student, a path with {fold} "
+                        "(e.g. runs/biometry/cv/student_sono_cv{fold}.pt), behind which the refine pass is measured")
     p.set_defaults(func=run)
 
 
@@ -31,7 +34,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--folds {args.folds} must be >= 2")
     if args.fold is not None and not 0 <= args.fold < args.folds:
         raise ConfigError(f"--fold {args.fold} does not exist with --folds {args.folds} (0 to {args.folds - 1})")
-    s = run_cv(TrainConfig(role="student", **recipe_options(args)), args.folds, args.limit, args.fold)["summary"]
+    if args.first_pass is not None and "{fold}" not in str(args.first_pass):
+        raise ConfigError(f"--first-pass {args.first_pass}: name one student per fold with {{fold}} in the path; "
+                          "a single student trained on all images would have seen every fold's held-out images")
+    s = run_cv(TrainConfig(role="student", **recipe_options(args)), args.folds, args.limit, args.fold,
+               args.first_pass)["summary"]
     if args.fold is not None:
         print(f"fold {args.fold} of {args.folds} ({s['n_images']} images): HC MAE {s['hc_mae_mm']:.2f} mm; run "
               "again without --fold once every fold is done to write the CV result")
