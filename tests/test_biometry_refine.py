@@ -18,7 +18,7 @@ from compress.biometry.train import TrainConfig
 from compress.data.hc18 import load_split
 from edge.biometry.ellipse import Ellipse
 from edge.biometry.measure import measure_head
-from edge.biometry.refine import CropSpec, crop_geometry, cut, jittered, crop_logits_to_frame, refine_prob
+from edge.biometry.refine import CropSpec, crop_geometry, crop_logits_to_frame, cut, jittered, refine_prob
 from edge.errors import ConfigError, InputError
 from tests.biometry_fixtures import recipe
 
