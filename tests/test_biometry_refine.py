@@ -138,3 +138,4 @@ def test_refine_cv_needs_a_finished_first_pass_and_records_its_margin(hc18_dir: 
     predict = torch_refine_predict_fn(tmp_path / "student_cv0.pt", tmp_path / "student_refine_cv0.pt")
     frame = load_split(hc18_dir, "val")[0].image()
     assert predict(frame).shape == frame.shape
+

@@ -26,12 +26,19 @@ from edge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 FOLD_SALT = "fetal-edge-hc18-cv1"
+FRACTION_SALT = "fetal-edge-hc18-fraction1"
 DEV_SPLITS = ("train", "val")
 
 
 def subject_fold(subject: str, folds: int) -> int:
     """Deterministic fold of a subject (salted sha256), independent of file order and of the split salt."""
     return int(hashlib.sha256(f"{FOLD_SALT}:{subject}".encode()).hexdigest(), 16) % folds
+
+
+def in_fraction(subject: str, fraction: float) -> bool:
+    """Whether a subject is among the first `fraction` of subjects (salted sha256 position in [0, 1)): nested,
+    so the subjects of a smaller fraction are all in every larger one, as a learning curve needs."""
+    return int(hashlib.sha256(f"{FRACTION_SALT}:{subject}".encode()).hexdigest(), 16) / 2.0 ** 256 < fraction
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,8 @@ def run_cv(cfg: TrainConfig, folds: int = 3, limit: int | None = None, only_fold
                           "both --crop-margin and --first-pass, or neither")
     if folds < 2:
         raise ValueError(f"folds must be >= 2, got {folds}")
+    if not 0 < cfg.train_fraction <= 1:
+        raise ConfigError(f"train fraction {cfg.train_fraction} must be in (0, 1]")
     if only_fold is not None and not 0 <= only_fold < folds:
         raise ValueError(f"fold {only_fold} does not exist with {folds} folds (0 to {folds - 1})")
     records, data = _dev_datasets(cfg, limit)
@@ -115,7 +124,11 @@ def run_cv(cfg: TrainConfig, folds: int = 3, limit: int | None = None, only_fold
             log.info("fold %d/%d: reusing the finished student%s.pt", k + 1, folds, fold_cfg.tag)
         else:
             log.info("fold %d/%d: train %d images, measure %d", k + 1, folds, len(records) - held.size, held.size)
-            train(fold_cfg, Subset(data, np.flatnonzero(fold_of != k).tolist()))
+            used = [i for i in np.flatnonzero(fold_of != k) if in_fraction(records[i].subject, cfg.train_fraction)]
+            if len(used) < cfg.batch:
+                raise ConfigError(f"fold {k}: train fraction {cfg.train_fraction} leaves {len(used)} training images, "
+                                  f"fewer than a batch ({cfg.batch}); use a larger fraction")
+            train(fold_cfg, Subset(data, used))
         predict = fold_predict_fn(checkpoint_path(fold_cfg), first_pass, k)
         for i in held:
             r = records[i]

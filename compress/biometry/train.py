@@ -51,6 +51,7 @@ class TrainConfig:
     boundary_cap_px: float = 8.0     # distance (model pixels) at which that extra weight is reached
     input_size: tuple[int, int] = DEFAULT_SIZE   # model input (height, width), multiples of 16
     crop_margin: float = 0.0         # > 0: a refine network, trained on crops around the head (edge.biometry.refine)
+    train_fraction: float = 1.0      # CV only: share of each fold's training subjects used (learning curves)
 
 
 def distance_weights(target: torch.Tensor, extra: float, cap_px: float) -> torch.Tensor:

@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fold", type=int, default=None,
                    help="train and measure this fold only (0-based), e.g. one fold per core; a later run without "
                         "--fold reuses every fold a finished run of the same recipe left, and writes the result")
+    p.add_argument("--train-fraction", type=float, default=1.0,
+                   help="use this share of each fold's training subjects (nested subsets, for a learning curve); "
+                        "raise --epochs by 1/fraction to keep the number of training steps")
     p.add_argument("--first-pass", type=Path, default=None,
                    help="with --crop-margin: each fold's whole-frame student, a path with {fold} "
                         "(e.g. runs/biometry/cv/student_sono_cv{fold}.pt), behind which the refine pass is measured")
@@ -37,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     if args.first_pass is not None and "{fold}" not in str(args.first_pass):
         raise ConfigError(f"--first-pass {args.first_pass}: name one student per fold with {{fold}} in the path; "
                           "a single student trained on all images would have seen every fold's held-out images")
-    s = run_cv(TrainConfig(role="student", **recipe_options(args)), args.folds, args.limit, args.fold,
+    if not 0 < args.train_fraction <= 1:
+        raise ConfigError(f"--train-fraction {args.train_fraction} must be in (0, 1]")
+    s = run_cv(TrainConfig(role="student", train_fraction=args.train_fraction, **recipe_options(args)), args.folds, args.limit, args.fold,
                args.first_pass)["summary"]
     if args.fold is not None:
         print(f"fold {args.fold} of {args.folds} ({s['n_images']} images): HC MAE {s['hc_mae_mm']:.2f} mm; run "
