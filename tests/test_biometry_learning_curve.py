@@ -1,12 +1,16 @@
-"""Learning curves of the head student: `cv-biometry --train-fraction` trains each fold on nested subject subsets."""
+"""Learning curves of the head student: `cv-biometry --train-fraction` trains each fold on nested subject subsets,
+and `compress.biometry.learning_curve` reads the runs against training-set size."""
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pytest
 
 from compress.biometry.crossval import in_fraction, run_cv
+from compress.biometry.learning_curve import common_maes, fit_log, training_size
 from compress.biometry.train import TrainConfig
 from compress.data.hc18 import load_split
 from edge.errors import ConfigError
@@ -26,3 +30,37 @@ def test_a_train_fraction_that_leaves_no_batch_is_refused(hc18_dir: Path, tmp_pa
         run_cv(cfg, folds=2, limit=6)
     with pytest.raises(ConfigError, match="must be in"):
         run_cv(TrainConfig(data=hc18_dir, out=tmp_path, train_fraction=0.0), folds=2, limit=6)
+
+
+def _result(path: Path, names: list[str], errors: list[float | None], data: Path, fraction: float | None) -> Path:
+    rows = [{"name": n, "fold": 0, "hc_ref_mm": 150.0, "hc_mm": None if e is None else 150.0 + e, "reason": None}
+            for n, e in zip(names, errors)]
+    path.write_text(json.dumps({"rows": rows, "summary": {"folds": 3}}))
+    config = {"data": str(data)} if fraction is None else {"data": str(data), "train_fraction": str(fraction)}
+    (path.parent / f"student{path.stem.split('cv_k3', 1)[1]}_cv0_summary.json").write_text(json.dumps({"config": config}))
+    return path
+
+
+def test_maes_are_taken_over_the_images_every_run_measured(tmp_path: Path, hc18_dir: Path) -> None:
+    a = _result(tmp_path / "cv_k3_a.json", ["x", "y", "z"], [1.0, 3.0, None], hc18_dir, None)
+    b = _result(tmp_path / "cv_k3_b.json", ["x", "y", "z"], [-2.0, None, 5.0], hc18_dir, 0.5)
+    assert common_maes([a, b]) == ([1.0, 2.0], 1)
+    c = _result(tmp_path / "cv_k3_c.json", ["x", "y", "z"], [None, None, 1.0], hc18_dir, 0.5)
+    with pytest.raises(ConfigError, match="share no measured image"):
+        common_maes([a, c])
+
+
+def test_training_size_follows_the_folds_and_the_fraction(tmp_path: Path, hc18_dir: Path) -> None:
+    names = [r.name for split in ("train", "val") for r in load_split(hc18_dir, split)]
+    full = training_size(_result(tmp_path / "cv_k3_full.json", names, [0.0] * len(names), hc18_dir, None))
+    third = training_size(_result(tmp_path / "cv_k3_third.json", names, [0.0] * len(names), hc18_dir, 1 / 3))
+    assert full == pytest.approx(len(names) * 2 / 3)   # every image trains in two of the three folds
+    assert third == pytest.approx(full / 3, rel=0.1)
+    with pytest.raises(ConfigError, match="limit"):
+        training_size(_result(tmp_path / "cv_k3_few.json", names[:10], [0.0] * 10, hc18_dir, None))
+
+
+def test_log_fit_recovers_a_known_curve() -> None:
+    sizes = [100.0, 200.0, 400.0]
+    a, b = fit_log(sizes, [5.0 - 0.5 * math.log(n) for n in sizes])
+    assert (a, b) == (pytest.approx(5.0), pytest.approx(-0.5))
