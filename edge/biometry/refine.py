@@ -5,6 +5,10 @@ times `margin` fit the crop grid, never magnified past the frame's own pixels. S
 area resize (as the whole-frame preprocessing does, so large heads are not aliased), then the rotation.
 `CropGeometry.frame_to_crop` is the exact composite affine; the refine network's logits go back to the frame
 through it, and the device's ellipse fit measures them as it measures a whole-frame map.
+
+Not on the runtime's path: ranked by CV on 3 Dec 2026 it did not beat one pass (docs/biometry.md), so the
+shipped head model segments once. It stays for `cv-biometry --crop-margin` and as the geometry a future
+refine model would use on the device.
 """
 
 from __future__ import annotations
