@@ -107,7 +107,8 @@ def build_teacher(base: int = 16) -> UNet:
 def build_student(width_mult: float = 1.0, arch: str = "ds-seg") -> nn.Module:
     """An untrained head student: the depthwise-separable SegStudent at a width multiplier (head-seg <= 1.2.0),
     or SonoSeg-S (`compress.nets.sono_seg`, fixed widths, encoder meant to be cut from SonoNet-16 with
-    `sonoseg_from_sononet`: width_mult must be 1.0), `sono-seg-ctx` with a dilated context block at 1/16.
+    `sonoseg_from_sononet`: width_mult must be 1.0), `sono-seg-ctx` with a dilated context block at 1/16,
+    `sono-seg-l` with SonoNet-16's whole encoder (every filter, a capacity probe: ~3.5x the MACs).
     Checkpoints record `arch`; a missing one means ds-seg."""
     if width_mult <= 0:
         raise ValueError(f"width_mult must be > 0, got {width_mult}")
@@ -116,9 +117,9 @@ def build_student(width_mult: float = 1.0, arch: str = "ds-seg") -> nn.Module:
     if arch in SONO_HEAD_ARCHS:
         if width_mult != 1.0:
             raise ValueError(f"{arch} has fixed widths (cut from SonoNet-16); width_mult must be 1.0, got {width_mult}")
-        from compress.nets.sono_seg import SonoSeg
+        from compress.nets.sono_seg import FULL_WIDTHS, WIDTHS, SonoSeg
 
-        return SonoSeg(context=arch == "sono-seg-ctx")
+        return SonoSeg(FULL_WIDTHS if arch == "sono-seg-l" else WIDTHS, context=arch == "sono-seg-ctx")
     raise ValueError(f"unknown head student arch {arch!r}; choose one of {HEAD_ARCHS}")
 
 
