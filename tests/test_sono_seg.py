@@ -112,3 +112,10 @@ def test_pipeline_task_builds_the_named_student(data_dir: Path, tmp_path_factory
     assert isinstance(task.build_student(1.0), SonoSeg) and task.info.architecture == "sono-seg"
     with pytest.raises(ConfigError, match="student_arch"):
         create_task("biometry", data_dir, {"student_arch": "unet3", "cache_dir": cache}).build_student(1.0)
+
+
+def test_sono_seg_l_is_sononet_widths_throughout() -> None:
+    """The capacity probe keeps every SonoNet-16 filter (the full-width case the test above checks)."""
+    model = build_student(1.0, "sono-seg-l")
+    assert model.widths == tuple(c for c, _ in BLOCKS)
+    assert [u[0].out_channels for u in model.encoder_units()] == [c for c, n in BLOCKS for _ in range(n)]
