@@ -1,19 +1,24 @@
-"""Learning curves of the head student: `cv-biometry --train-fraction` trains each fold on nested subject subsets,
-and `compress.biometry.learning_curve` reads the runs against training-set size."""
+"""What the head student trains on: `cv-biometry --train-fraction` (nested subject subsets, read against
+training-set size by `compress.biometry.learning_curve`) and `--large-head-weight` (large heads drawn more often);
+a run finished before a recipe option existed still counts as that option's default."""
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
 import pytest
+from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from compress.biometry.crossval import in_fraction, run_cv
 from compress.biometry.learning_curve import common_maes, fit_log, training_size
-from compress.biometry.train import TrainConfig
+from compress.biometry.train import TrainConfig, checkpoint_path, finished_run, item_records, sampling, summary_path
 from compress.data.hc18 import load_split
 from edge.errors import ConfigError
+from tests.biometry_fixtures import recipe
 
 
 def test_train_fractions_are_nested_subject_subsets(hc18_dir: Path) -> None:
@@ -64,3 +69,44 @@ def test_log_fit_recovers_a_known_curve() -> None:
     sizes = [100.0, 200.0, 400.0]
     a, b = fit_log(sizes, [5.0 - 0.5 * math.log(n) for n in sizes])
     assert (a, b) == (pytest.approx(5.0), pytest.approx(-0.5))
+
+
+def test_large_heads_are_drawn_as_often_as_weighted(hc18_dir: Path, tmp_path: Path) -> None:
+    """`--large-head-weight 3`: through the CV's Subset of a ConcatDataset, heads with HC >= 200 mm come up ~3x
+    as often per head as the others; weight 1 keeps the plain shuffle."""
+    records = load_split(hc18_dir, "train") + load_split(hc18_dir, "val")
+    parts = [_Records(load_split(hc18_dir, "train")), _Records(load_split(hc18_dir, "val"))]
+    ds = Subset(ConcatDataset(parts), list(range(0, len(records), 2)))
+    assert [r.name for r in item_records(ds)] == [r.name for r in records[::2]]
+    assert sampling(TrainConfig(data=hc18_dir, out=tmp_path), ds) == {"shuffle": True}
+    sampler = sampling(TrainConfig(data=hc18_dir, out=tmp_path, large_head_weight=3.0), ds)["sampler"]
+    large = np.array([r.hc_mm >= 200 for r in item_records(ds)])
+    draws = np.concatenate([np.fromiter(iter(sampler), int) for _ in range(40)])
+    per_head = np.bincount(draws, minlength=large.size)
+    assert per_head[large].mean() / per_head[~large].mean() == pytest.approx(3.0, rel=0.1)
+
+
+def test_large_head_weight_outside_its_range_is_refused(hc18_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--large-head-weight 0"):
+        recipe(hc18_dir, tmp_path, "--large-head-weight", "0")
+    assert recipe(hc18_dir, tmp_path, "--large-head-weight", "2").large_head_weight == 2.0
+
+
+class _Records(Dataset):
+    def __init__(self, records: list) -> None:
+        self.records = records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def test_a_summary_from_before_an_option_counts_as_its_default(hc18_dir: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(data=hc18_dir, out=tmp_path, epochs=2, tag="_old")
+    config = {k: str(v) for k, v in asdict(cfg).items() if k != "large_head_weight"}
+    checkpoint_path(cfg).write_bytes(b"x")
+    summary_path(cfg).write_text(json.dumps({"config": config, "history": [{}, {}]}))
+    assert finished_run(cfg)
+    assert not finished_run(replace(cfg, large_head_weight=2.0))

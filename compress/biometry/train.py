@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset, WeightedRandomSampler
 
 from compress.biometry.dataset import DEFAULT_SIZE, Augment, HC18SegDataset, preprocessing
 from compress.distill_loss import distillation_loss
@@ -52,6 +52,7 @@ class TrainConfig:
     input_size: tuple[int, int] = DEFAULT_SIZE   # model input (height, width), multiples of 16
     crop_margin: float = 0.0         # > 0: a refine network, trained on crops around the head (edge.biometry.refine)
     train_fraction: float = 1.0      # CV only: share of each fold's training subjects used (learning curves)
+    large_head_weight: float = 1.0   # how much more often heads with HC >= 200 mm are drawn in training (1: uniform)
 
 
 def distance_weights(target: torch.Tensor, extra: float, cap_px: float) -> torch.Tensor:
@@ -141,6 +142,28 @@ def split_dataset(cfg: TrainConfig, spec: PreprocessSpec, split: str, augment: b
                           seed=cfg.seed)
 
 
+def item_records(ds: Dataset) -> list:
+    """The HC18 record behind each item of a (Subset / ConcatDataset of) HC18 dataset(s), in item order."""
+    if isinstance(ds, Subset):
+        inner = item_records(ds.dataset)
+        return [inner[int(i)] for i in ds.indices]
+    if isinstance(ds, ConcatDataset):
+        return [r for d in ds.datasets for r in item_records(d)]
+    return list(ds.records)
+
+
+def sampling(cfg: TrainConfig, train_ds: Dataset) -> dict:
+    """DataLoader arguments: a plain shuffle, or, with cfg.large_head_weight != 1, a seeded weighted draw (with
+    replacement, one epoch = as many items as the dataset) in which large heads weigh that much more."""
+    if cfg.large_head_weight == 1.0:
+        return {"shuffle": True}
+    from compress.biometry.compare import LARGE_HC_MM
+
+    weights = [cfg.large_head_weight if r.hc_mm >= LARGE_HC_MM else 1.0 for r in item_records(train_ds)]
+    gen = torch.Generator().manual_seed(cfg.seed)
+    return {"sampler": WeightedRandomSampler(weights, len(weights), replacement=True, generator=gen)}
+
+
 RUN_ONLY = ("threads", "max_minutes")   # settings that change how a run goes, not what it trains
 
 
@@ -165,7 +188,9 @@ def finished_run(cfg: TrainConfig) -> bool:
     except (ValueError, KeyError, TypeError):
         return False
     want = {k: str(v) for k, v in asdict(cfg).items() if k not in RUN_ONLY}
-    return done == cfg.epochs and {k: config.get(k) for k in want} == want
+    # a summary written before a recipe option existed trained with that option's default
+    defaults = {f.name: str(f.default) for f in fields(TrainConfig) if f.default is not MISSING}
+    return done == cfg.epochs and {k: config.get(k, defaults.get(k)) for k in want} == want
 
 
 def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
@@ -183,7 +208,7 @@ def train(cfg: TrainConfig, train_ds: Dataset | None = None) -> dict:
     if train_ds is None:
         train_ds = split_dataset(cfg, spec, "train", augment=True)
         val_loader = DataLoader(split_dataset(cfg, spec, "val", augment=False), batch_size=16)
-    loader = DataLoader(train_ds, batch_size=cfg.batch, shuffle=True, drop_last=True)
+    loader = DataLoader(train_ds, batch_size=cfg.batch, drop_last=True, **sampling(cfg, train_ds))
     model = new_network(cfg, train_ds)
     teacher = load_checkpoint(cfg.teacher) if (cfg.role == "student" and cfg.teacher) else None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)

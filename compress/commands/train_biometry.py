@@ -35,6 +35,8 @@ def add_recipe_arguments(p: argparse.ArgumentParser, epochs: int = 20, width_mul
                    help="model input height x width, each a multiple of 16 (default 160x240, head-seg <= 1.3.0)")
     p.add_argument("--crop-margin", type=float, default=0.0,
                    help="> 0: train a refine network on crops around the head (axes x this margin, e.g. 1.3)")
+    p.add_argument("--large-head-weight", type=float, default=1.0,
+                   help="draw heads with HC >= 200 mm this many times as often in training (1: uniform)")
     p.set_defaults(default_width=width_mult)
 
 
@@ -49,13 +51,16 @@ def recipe_options(args: argparse.Namespace) -> dict:
     if args.arch in SONO_HEAD_ARCHS and args.width_mult not in (None, 1.0):
         raise ConfigError(f"--width-mult {args.width_mult} conflicts with --arch {args.arch} (fixed widths); drop one")
     input_size = parse_input_size(args.input_size)
+    if not 0 < args.large_head_weight <= 20:
+        raise ConfigError(f"--large-head-weight {args.large_head_weight} must be in (0, 20]")
     if args.crop_margin and not 1.0 <= args.crop_margin <= 3.0:
         raise ConfigError(f"--crop-margin {args.crop_margin} must be 0 (whole frames) or in [1, 3]")
     width_mult = args.width_mult if args.width_mult is not None else (1.0 if args.arch in SONO_HEAD_ARCHS else args.default_width)
     return dict(data=require_data_dir(args.data, "hc18"), out=args.out, epochs=args.epochs, batch=args.batch,
                 lr=args.lr, max_minutes=args.max_minutes, threads=args.threads, width_mult=width_mult, arch=args.arch,
                 boundary_weight=args.boundary_weight, init=args.init, tag=args.tag, seed=args.seed,
-                input_size=input_size, crop_margin=float(args.crop_margin))
+                input_size=input_size, crop_margin=float(args.crop_margin),
+                large_head_weight=float(args.large_head_weight))
 
 
 def parse_input_size(text: str) -> tuple[int, int]:
