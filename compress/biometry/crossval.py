@@ -30,15 +30,19 @@ FRACTION_SALT = "fetal-edge-hc18-fraction1"
 DEV_SPLITS = ("train", "val")
 
 
+def _salted(salt: str, subject: str) -> int:
+    return int(hashlib.sha256(f"{salt}:{subject}".encode()).hexdigest(), 16)
+
+
 def subject_fold(subject: str, folds: int) -> int:
     """Deterministic fold of a subject (salted sha256), independent of file order and of the split salt."""
-    return int(hashlib.sha256(f"{FOLD_SALT}:{subject}".encode()).hexdigest(), 16) % folds
+    return _salted(FOLD_SALT, subject) % folds
 
 
 def in_fraction(subject: str, fraction: float) -> bool:
     """Whether a subject is among the first `fraction` of subjects (salted sha256 position in [0, 1)): nested,
     so the subjects of a smaller fraction are all in every larger one, as a learning curve needs."""
-    return int(hashlib.sha256(f"{FRACTION_SALT}:{subject}".encode()).hexdigest(), 16) / 2.0 ** 256 < fraction
+    return _salted(FRACTION_SALT, subject) / 2.0 ** 256 < fraction
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,8 @@ def run(args: argparse.Namespace) -> int:
     if args.first_pass is not None and "{fold}" not in str(args.first_pass):
         raise ConfigError(f"--first-pass {args.first_pass}: name one student per fold with {{fold}} in the path; "
                           "a single student trained on all images would have seen every fold's held-out images")
-    if not 0 < args.train_fraction <= 1:
-        raise ConfigError(f"--train-fraction {args.train_fraction} must be in (0, 1]")
-    s = run_cv(TrainConfig(role="student", train_fraction=args.train_fraction, **recipe_options(args)), args.folds, args.limit, args.fold,
-               args.first_pass)["summary"]
+    cfg = TrainConfig(role="student", train_fraction=args.train_fraction, **recipe_options(args))
+    s = run_cv(cfg, args.folds, args.limit, args.fold, args.first_pass)["summary"]
     if args.fold is not None:
         print(f"fold {args.fold} of {args.folds} ({s['n_images']} images): HC MAE {s['hc_mae_mm']:.2f} mm; run "
               "again without --fold once every fold is done to write the CV result")

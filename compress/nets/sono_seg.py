@@ -28,7 +28,7 @@ from compress.nets.sono_student import copy_strongest_filters
 from compress.nets.sononet import BLOCKS, BN_EPS, SonoNet16
 
 WIDTHS = (8, 16, 32, 64, 128)
-FULL_WIDTHS = (16, 32, 64, 128, 128)   # SonoNet-16's own (arch sono-seg-l)
+FULL_WIDTHS = tuple(c for c, _ in BLOCKS)   # SonoNet-16's own (arch sono-seg-l)
 
 
 def _conv_bn(cin: int, cout: int) -> nn.Sequential:

@@ -59,13 +59,11 @@ def crop_geometry(ell: Ellipse, frame_shape: tuple[int, int], spec: CropSpec = C
         raise InputError(f"cannot crop around a degenerate ellipse {ell}")
     h, w = int(frame_shape[0]), int(frame_shape[1])
     s = min(spec.width / (2 * ell.a * spec.margin), spec.height / (2 * ell.b * spec.margin), spec.max_upsample)
-    resize_to = None
-    sx = sy = 1.0
     if s < 1.0:
-        resize_to = (max(1, round(w * s)), max(1, round(h * s)))
+        resize_to: tuple[int, int] | None = (max(1, round(w * s)), max(1, round(h * s)))
         sx, sy = resize_to[0] / w, resize_to[1] / h
     else:
-        sx = sy = s  # magnify (up to max_upsample) in the rotation step
+        resize_to, sx, sy = None, s, s  # magnify (up to max_upsample) in the rotation step
     t = math.radians(ell.angle_deg)
     rot = np.array([[math.cos(t), math.sin(t)], [-math.sin(t), math.cos(t)]])  # major axis -> +x
     centre_crop = np.array([(spec.width - 1) / 2, (spec.height - 1) / 2])
