@@ -16,14 +16,36 @@ def _row(label: str, m: dict) -> str:
 
 
 def table(report: dict, sections: list[tuple[str, str]]) -> str:
-    head = ("| set / model | n | acc | macro-F1 | " + " | ".join(p.replace("Fetal ", "").replace("Maternal ", "")
-                                                             for p in PLANES)
+    head = ("| set / model | n | acc | macro-F1 | " + " | ".join(_short(p) for p in PLANES)
             + " | ECE raw / T | coverage / acc at threshold |")
     lines = [head, "|" + "---|" * (len(PLANES) + 6)]
     for key, label in sections:
         for model, m in report.get(key, {}).items():
             lines.append(_row(f"{label} {model}", m))
     return "\n".join(lines)
+
+
+def _short(plane: str) -> str:
+    return plane.replace("Fetal ", "").replace("Maternal ", "")
+
+
+def confusion_table(m: dict) -> str:
+    """Markdown confusion matrix of one metrics dict: rows true plane, columns predicted (top-1, no threshold);
+    planes absent from both the truth and the predictions are left out."""
+    cm = m["confusion"]
+    keep = [i for i in range(len(PLANES)) if sum(cm[i]) or sum(row[i] for row in cm)]
+    lines = ["| true \\ predicted | " + " | ".join(_short(PLANES[j]) for j in keep) + " |",
+             "|---|" + "---:|" * len(keep)]
+    lines += [f"| {_short(PLANES[i])} | " + " | ".join(str(cm[i][j]) for j in keep) + " |" for i in keep]
+    return "\n".join(lines)
+
+
+def coverage_table(m: dict) -> str:
+    """Coverage against accuracy over the unknown thresholds the report swept (one metrics dict)."""
+    pts = [c for c in m.get("coverage", []) if c["accuracy"] is not None]
+    return ("| threshold | " + " | ".join(f"{c['threshold']:.2f}" for c in pts) + " |\n|---|" + "---:|" * len(pts)
+            + "\n| coverage | " + " | ".join(f"{c['coverage']:.2f}" for c in pts) + " |"
+            + "\n| accuracy | " + " | ".join(f"{c['accuracy']:.3f}" for c in pts) + " |")
 
 
 def _by_country(d: dict) -> str:
@@ -90,6 +112,19 @@ Held-out African patients, student: macro-F1 {ho['macro_f1']:.3f} on {ho['n']} i
 Leave-one-country-out macro-F1 by country: {_by_country(report.get('loco_by_country', {}))}.
 {schedules}; their numbers understate the shipped student.
 The held-out set has no Malawi patient (hash split); LOCO covers Malawi.
+
+Confusion matrix, student on the held-out patients (all 83; top-1 after temperature, before the unknown threshold):
+
+{confusion_table(report['heldout']['student'])}
+
+Confusion matrix, student, CV out-of-fold (development patients, the short-schedule CV students):
+
+{confusion_table(report['cv']['student'])}
+
+Coverage against accuracy of the student's answers as the unknown threshold rises (CV out-of-fold, where the
+threshold is chosen; the shipped threshold is {cal.get('unknown_threshold')}):
+
+{coverage_table(report['cv']['student'])}
 
 **Targets.** {_targets(report)}
 

@@ -1,0 +1,67 @@
+"""The plane model card's confusion matrix and coverage table, from the shipped student on real held-out frames."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compress.data.planes import load_records, split_dev_heldout
+from compress.planes.model_card import confusion_table, coverage_table, write_card
+from compress.planes.report import model_metrics
+from edge.imageio import read_gray
+from edge.models import load_model, shipped_model_dir
+from edge.planes.taxonomy import PLANES
+
+
+@pytest.fixture(scope="module")
+def heldout_metrics(data_dir: Path) -> dict:
+    records = load_records(data_dir)
+    _, held = split_dev_heldout(records)
+    recs = [records[i] for i in held]
+    bundle = load_model("plane-cls", threads=1)
+    logits = np.stack([bundle.infer(read_gray(r.path))[0] for r in recs])
+    return model_metrics(logits, recs, temperature=1.0, threshold=0.8)
+
+
+def _cells(table: str) -> dict[str, list[int]]:
+    rows = [line.strip("|").split("|") for line in table.splitlines()[2:]]
+    return {r[0].strip(): [int(c) for c in r[1:]] for r in rows}
+
+
+def test_confusion_table_matches_the_metrics(heldout_metrics: dict) -> None:
+    cells = _cells(confusion_table(heldout_metrics))
+    assert sum(map(sum, cells.values())) == heldout_metrics["n"] == 83
+    diagonal = sum(row[i] for i, row in enumerate(cells.values()))
+    assert diagonal / heldout_metrics["n"] == pytest.approx(heldout_metrics["accuracy"])
+    for plane, support in heldout_metrics["support"].items():
+        short = plane.replace("Fetal ", "").replace("Maternal ", "")
+        assert sum(cells[short]) == support
+        assert cells[short][list(cells).index(short)] / support == pytest.approx(heldout_metrics["recall"][plane])
+
+
+def test_confusion_table_leaves_out_planes_nobody_saw() -> None:
+    cm = np.zeros((len(PLANES), len(PLANES)), dtype=int)
+    cm[0, 0], cm[3, 0] = 5, 2                                 # brain right 5x, thorax called brain 2x
+    table = confusion_table({"confusion": cm.tolist()})
+    assert list(_cells(table)) == ["brain", "thorax"]
+    assert _cells(table)["thorax"] == [2, 0]
+
+
+def test_coverage_table_falls_as_the_threshold_rises(heldout_metrics: dict) -> None:
+    lines = coverage_table(heldout_metrics).splitlines()
+    coverage = [float(c) for c in lines[2].strip("|").split("|")[1:]]
+    assert coverage[0] == 1.0 and coverage == sorted(coverage, reverse=True)
+    accuracy = [float(c) for c in lines[3].strip("|").split("|")[1:]]
+    assert accuracy[0] == pytest.approx(heldout_metrics["accuracy"], abs=1e-3)
+
+
+def test_card_carries_the_tables(heldout_metrics: dict, tmp_path: Path) -> None:
+    manifest = json.loads((shipped_model_dir("plane-cls") / "manifest.json").read_text())
+    both = {"student": heldout_metrics, "teacher": heldout_metrics}
+    report = {"heldout": both, "heldout_african": both, "cv": both}
+    text = write_card(tmp_path, report, manifest, None, "CV students: test").read_text()
+    assert text.count("| true \\ predicted |") == 2
+    assert "| coverage | 1.00 |" in text
