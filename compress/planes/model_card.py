@@ -60,7 +60,8 @@ def _targets(report: dict) -> str:
     return (f"held-out African macro-F1 >= 0.95: {'met' if afr >= 0.95 else 'NOT met'} ({afr:.3f}); "
             f"recall >= 0.90 for planes with >= 20 held-out images ({', '.join(big) or 'none'}): "
             f"{'met' if all(r >= 0.9 for r in big.values()) else 'NOT met'}; student within 1 point of the "
-            f"teacher's held-out macro-F1: {'met' if gap <= 1 else 'NOT met'} ({gap:+.1f} points); "
+            f"teacher's held-out macro-F1: {'met' if gap <= 1 else 'NOT met'} ({abs(gap):.1f} points "
+            f"{'under' if gap > 0 else 'over'} the teacher); "
             "<= 2 ms per frame: see Speed.")
 
 
