@@ -74,8 +74,9 @@ def test_log_fit_recovers_a_known_curve() -> None:
 def test_large_heads_are_drawn_as_often_as_weighted(hc18_dir: Path, tmp_path: Path) -> None:
     """`--large-head-weight 3`: through the CV's Subset of a ConcatDataset, heads with HC >= 200 mm come up ~3x
     as often per head as the others; weight 1 keeps the plain shuffle."""
-    records = load_split(hc18_dir, "train") + load_split(hc18_dir, "val")
-    parts = [_Records(load_split(hc18_dir, "train")), _Records(load_split(hc18_dir, "val"))]
+    train, val = load_split(hc18_dir, "train"), load_split(hc18_dir, "val")
+    records = train + val
+    parts = [_Records(train), _Records(val)]
     ds = Subset(ConcatDataset(parts), list(range(0, len(records), 2)))
     assert [r.name for r in item_records(ds)] == [r.name for r in records[::2]]
     assert sampling(TrainConfig(data=hc18_dir, out=tmp_path), ds) == {"shuffle": True}

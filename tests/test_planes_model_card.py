@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from compress.data.planes import load_records, split_dev_heldout
-from compress.planes.model_card import confusion_table, coverage_table, write_card
+from compress.planes.model_card import _short, confusion_table, coverage_table, write_card
 from compress.planes.report import model_metrics
 from edge.imageio import read_gray
 from edge.models import load_model, shipped_model_dir
@@ -37,7 +37,7 @@ def test_confusion_table_matches_the_metrics(heldout_metrics: dict) -> None:
     diagonal = sum(row[i] for i, row in enumerate(cells.values()))
     assert diagonal / heldout_metrics["n"] == pytest.approx(heldout_metrics["accuracy"])
     for plane, support in heldout_metrics["support"].items():
-        short = plane.replace("Fetal ", "").replace("Maternal ", "")
+        short = _short(plane)
         assert sum(cells[short]) == support
         assert cells[short][list(cells).index(short)] / support == pytest.approx(heldout_metrics["recall"][plane])
 

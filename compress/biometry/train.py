@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset, WeightedRandomSampler
 
+from compress.biometry.compare import LARGE_HC_MM
 from compress.biometry.dataset import DEFAULT_SIZE, Augment, HC18SegDataset, preprocessing
 from compress.distill_loss import distillation_loss
 from compress.nets import SONO_HEAD_ARCHS
@@ -157,8 +158,6 @@ def sampling(cfg: TrainConfig, train_ds: Dataset) -> dict:
     replacement, one epoch = as many items as the dataset) in which large heads weigh that much more."""
     if cfg.large_head_weight == 1.0:
         return {"shuffle": True}
-    from compress.biometry.compare import LARGE_HC_MM
-
     weights = [cfg.large_head_weight if r.hc_mm >= LARGE_HC_MM else 1.0 for r in item_records(train_ds)]
     gen = torch.Generator().manual_seed(cfg.seed)
     return {"sampler": WeightedRandomSampler(weights, len(weights), replacement=True, generator=gen)}

@@ -15,6 +15,14 @@ def _row(label: str, m: dict) -> str:
             f"{m['ece_raw']:.3f} / {m['ece_calibrated']:.3f} | {cov} |")
 
 
+def _short(plane: str) -> str:
+    return plane.replace("Fetal ", "").replace("Maternal ", "")
+
+
+def _md_row(cells: list) -> str:
+    return "| " + " | ".join(map(str, cells)) + " |"
+
+
 def table(report: dict, sections: list[tuple[str, str]]) -> str:
     head = ("| set / model | n | acc | macro-F1 | " + " | ".join(_short(p) for p in PLANES)
             + " | ECE raw / T | coverage / acc at threshold |")
@@ -25,27 +33,22 @@ def table(report: dict, sections: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def _short(plane: str) -> str:
-    return plane.replace("Fetal ", "").replace("Maternal ", "")
-
-
 def confusion_table(m: dict) -> str:
     """Markdown confusion matrix of one metrics dict: rows true plane, columns predicted (top-1, no threshold);
     planes absent from both the truth and the predictions are left out."""
     cm = m["confusion"]
     keep = [i for i in range(len(PLANES)) if sum(cm[i]) or sum(row[i] for row in cm)]
-    lines = ["| true \\ predicted | " + " | ".join(_short(PLANES[j]) for j in keep) + " |",
-             "|---|" + "---:|" * len(keep)]
-    lines += [f"| {_short(PLANES[i])} | " + " | ".join(str(cm[i][j]) for j in keep) + " |" for i in keep]
+    lines = [_md_row(["true \\ predicted"] + [_short(PLANES[j]) for j in keep]), "|---|" + "---:|" * len(keep)]
+    lines += [_md_row([_short(PLANES[i])] + [cm[i][j] for j in keep]) for i in keep]
     return "\n".join(lines)
 
 
 def coverage_table(m: dict) -> str:
     """Coverage against accuracy over the unknown thresholds the report swept (one metrics dict)."""
     pts = [c for c in m.get("coverage", []) if c["accuracy"] is not None]
-    return ("| threshold | " + " | ".join(f"{c['threshold']:.2f}" for c in pts) + " |\n|---|" + "---:|" * len(pts)
-            + "\n| coverage | " + " | ".join(f"{c['coverage']:.2f}" for c in pts) + " |"
-            + "\n| accuracy | " + " | ".join(f"{c['accuracy']:.3f}" for c in pts) + " |")
+    return "\n".join([_md_row(["threshold"] + [f"{c['threshold']:.2f}" for c in pts]), "|---|" + "---:|" * len(pts),
+                      _md_row(["coverage"] + [f"{c['coverage']:.2f}" for c in pts]),
+                      _md_row(["accuracy"] + [f"{c['accuracy']:.3f}" for c in pts])])
 
 
 def _by_country(d: dict) -> str:
