@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e '.[compress,dev]'
+	$(PY) -m pip install -q -e '.[compress,dev,receiver]'
 	touch $@
 
 # The device install: no torch, no nncf; proves the demo runs with edge's dependencies only.
