@@ -59,8 +59,11 @@ def make_engine(url: str, pg_schema: str | None = None, **kw: Any) -> Engine:
         if not pg_schema.replace("_", "").isalnum():
             raise ValueError(f"pg_schema {pg_schema!r}: use letters, digits and _ only")
         with create_engine(full).connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{pg_schema}"'))
-            conn.commit()
+            try:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{pg_schema}"'))
+                conn.commit()
+            except DBAPIError:     # created by another process at the same moment
+                conn.rollback()
         kw.setdefault("connect_args", {})["options"] = f"-csearch_path={pg_schema}"
     kw.setdefault("pool_pre_ping", True)
     return create_engine(full, **kw)

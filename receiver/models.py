@@ -42,6 +42,10 @@ held         results kept raw, acknowledged to the broker, not yet stored: kind 
              (stored when `fetal-receiver add-device` registers it). id PK, received_at, topic, kind,
              schema_version, result_id, clinic_id, device_id, sha256, payload, last_error.
 rejected     log of refused messages: id PK, received_at, topic, reason (<= 300 chars), size, sha256.
+receivers    one row per receiver process (client_id PK), its heartbeat every few seconds: host, pid, broker,
+             started_at, updated_at, broker_connected, subscribed, last_message_at, last_error, stored,
+             duplicates, rejected, held. A row not updated for a while is a receiver that is not running;
+             receiver.health reads it (for /health and `fetal-receiver status`).
 
 Users/sessions (receiver.web) are declared on this same `Base`; see receiver/migrations/README.md.
 """
@@ -244,3 +248,21 @@ class Rejected(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     __table_args__ = (Index("rejected_by_time", "received_at"),)
+
+
+class ReceiverProcess(Base):
+    __tablename__ = "receivers"
+    client_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str] = mapped_column(String(NAME_MAX))
+    pid: Mapped[int] = mapped_column(Integer)
+    broker: Mapped[str] = mapped_column(String(NAME_MAX))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    broker_connected: Mapped[bool] = mapped_column(Boolean)
+    subscribed: Mapped[bool] = mapped_column(Boolean)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    stored: Mapped[int] = mapped_column(Integer)
+    duplicates: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+    held: Mapped[int] = mapped_column(Integer)

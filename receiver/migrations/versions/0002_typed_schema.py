@@ -1,5 +1,5 @@
 """Typed schema on SQLAlchemy: clinics, devices, results with typed columns, alerts, telemetry (+ history),
-held, rejected. A legacy database (revision 0001, made by the hand-written receiver) is converted in place:
+held, rejected, receivers (heartbeats). A legacy database (revision 0001, made by the hand-written receiver) is converted in place:
 every result, device, rejection, held payload and telemetry row is kept; typed columns are filled from the
 stored payloads; timestamps become real timestamps.
 
@@ -188,6 +188,23 @@ def create_tables() -> dict[str, sa.Table]:
     op.create_index('alerts_by_clinic', 'alerts', ['clinic_id', 'ack_at', 'started_at'], unique=False)
     op.create_index('alerts_open_newest', 'alerts', ['ack_at', 'started_at'], unique=False)
     op.create_index(op.f('ix_alerts_result_id'), 'alerts', ['result_id'], unique=False)
+    t['receivers'] = op.create_table('receivers',
+    sa.Column('client_id', sa.String(length=128), nullable=False),
+    sa.Column('host', sa.String(length=200), nullable=False),
+    sa.Column('pid', sa.Integer(), nullable=False),
+    sa.Column('broker', sa.String(length=200), nullable=False),
+    sa.Column('started_at', UTC(), nullable=False),
+    sa.Column('updated_at', UTC(), nullable=False),
+    sa.Column('broker_connected', sa.Boolean(), nullable=False),
+    sa.Column('subscribed', sa.Boolean(), nullable=False),
+    sa.Column('last_message_at', UTC(), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('stored', sa.Integer(), nullable=False),
+    sa.Column('duplicates', sa.Integer(), nullable=False),
+    sa.Column('rejected', sa.Integer(), nullable=False),
+    sa.Column('held', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('client_id', name=op.f('pk_receivers'))
+    )
     return t
 
 
