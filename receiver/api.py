@@ -1,67 +1,104 @@
-"""A small read API over HTTP (stdlib server, JSON out):
+"""The receiver's local HTTP API (FastAPI), served by `fetal-receiver serve --http-port` beside the MQTT loop:
 
+GET /health                                                          this receiver and its database; 503 if down
 GET /results?clinic=&device=&from=YYYY-MM-DD&to=YYYY-MM-DD&limit=N   results, newest exam first
 GET /lag                                                             sync lag per registered device
-GET /health                                                          row counts
+
+No login: bind it to 127.0.0.1 (the default) or a private network. The dashboard (`fetal-receiver dashboard`,
+receiver.web) is the authenticated API and pages for people.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
 
 from receiver import queries
-from receiver.db import Database
+from receiver.database import sessions
+from receiver.health import LinkState, health_report, http_status
 
 log = logging.getLogger("receiver.api")
+ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+DAY = r"^\d{4}-\d{2}-\d{2}$"
 
 
-def make_server(open_db: Callable[[], Database], host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def _send(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+def make_app(engine: Engine, link: LinkState | None = None) -> FastAPI:
+    app = FastAPI(title="fetal-edge receiver", docs_url=None, redoc_url=None)
+    factory = sessions(engine)
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server API)
-            url = urlsplit(self.path)
-            args = {k: v[-1] for k, v in parse_qs(url.query).items()}
-            db = open_db()
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        where = "; ".join(f"{'.'.join(str(x) for x in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
+        return JSONResponse({"error": where[:500]}, status_code=400)
+
+    @app.get("/health")
+    def health() -> JSONResponse:
+        report = health_report(engine, link)
+        return JSONResponse(report, status_code=http_status(report))
+
+    @app.get("/results")
+    def results(request: Request, clinic: str | None = Query(None, pattern=ID),
+                device: str | None = Query(None, pattern=ID), day_from: str | None = Query(None, alias="from",
+                                                                                          pattern=DAY),
+                day_to: str | None = Query(None, alias="to", pattern=DAY),
+                limit: int = Query(1000, ge=1, le=10000)) -> list[dict[str, Any]]:
+        unknown = sorted(set(request.query_params) - {"clinic", "device", "from", "to", "limit"})
+        if unknown:
+            raise HTTPException(400, f"unknown parameter(s) {unknown}; valid: clinic, device, from, to, limit")
+        with factory() as s:
             try:
-                if url.path == "/results":
-                    unknown = sorted(set(args) - {"clinic", "device", "from", "to", "limit"})
-                    if unknown:
-                        raise ValueError(f"unknown parameter(s) {unknown}; valid: clinic, device, from, to, limit")
-                    limit = args.get("limit", "1000")
-                    if not limit.isdigit():
-                        raise ValueError(f"limit={limit!r}: expected a positive integer")
-                    self._send(200, queries.results(db, args.get("clinic"), args.get("device"), args.get("from"),
-                                                    args.get("to"), int(limit)))
-                elif url.path == "/lag":
-                    self._send(200, queries.lag(db))
-                elif url.path == "/health":
-                    self._send(200, {"status": "ok", **queries.counts(db)})
-                else:
-                    self._send(404, {"error": f"no such path {url.path!r}; try /results, /lag, /health"})
+                return queries.results(s, clinic, device, day_from, day_to, limit)
             except ValueError as exc:
-                self._send(400, {"error": str(exc)})
-            finally:
-                db.close()
+                raise HTTPException(400, str(exc)) from None
 
-        def log_message(self, fmt: str, *a: Any) -> None:
-            log.debug(fmt, *a)
+    @app.get("/lag")
+    def lag() -> list[dict[str, Any]]:
+        with factory() as s:
+            return queries.lag(s)
 
-    return ThreadingHTTPServer((host, port), Handler)
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": f"no such path {request.url.path[:200]!r}; try /results, /lag, /health"},
+                            status_code=404)
+
+    return app
 
 
-def serve_in_thread(server: ThreadingHTTPServer) -> threading.Thread:
-    t = threading.Thread(target=server.serve_forever, name="receiver-api", daemon=True)
-    t.start()
-    return t
+class ApiServer:
+    """uvicorn in a daemon thread; `port` is the bound one (0 picks a free port)."""
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 8080) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                                    access_log=False))
+        self.thread = threading.Thread(target=self.server.run, name="receiver-api", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> "ApiServer":
+        self.thread.start()
+        deadline = threading.Event()
+        for _ in range(int(timeout / 0.02)):
+            if self.server.started or not self.thread.is_alive():
+                break
+            deadline.wait(0.02)
+        if not self.server.started:
+            raise OSError("the receiver's HTTP API did not start (port in use?)")
+        return self
+
+    @property
+    def port(self) -> int:
+        return self.server.servers[0].sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)

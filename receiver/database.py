@@ -11,6 +11,8 @@ In FastAPI: put the sessionmaker on the app (`app.state.sessions = sessions(engi
 
 from __future__ import annotations
 
+import functools
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,6 +23,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
+log = logging.getLogger("receiver.database")
+logging.getLogger("alembic").setLevel(logging.WARNING)     # its per-step INFO lines drown the receiver's log
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 LEGACY_REVISION = "0001"          # the hand-written schema of receiver/db.py before SQLAlchemy
 _MIGRATION_LOCK = 7_224_024       # PostgreSQL advisory lock: one receiver migrates, the others wait
@@ -79,33 +83,52 @@ def alembic_config(connection: Connection | None = None) -> Any:
     return cfg
 
 
+@functools.lru_cache(maxsize=None)
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _lock(conn: Connection) -> None:
+    """Only one process migrates at a time; the others wait, then find nothing to do."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+        conn.commit()
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")     # SQLite's write lock, held to the commit
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade to `revision`; a database of the pre-SQLAlchemy receiver is recognised and upgraded in place."""
     from alembic import command
 
+    before = current_revision(engine)
+    if revision == "head" and before == head_revision():
+        return
     with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
-            conn.commit()
+        _lock(conn)
         try:
             tables = set(inspect(conn).get_table_names())
             if "results" in tables and "alembic_version" not in tables:
                 command.stamp(alembic_config(conn), LEGACY_REVISION)
-                conn.commit()
             command.upgrade(alembic_config(conn), revision)
             conn.commit()
+            if before is not None or "results" in tables:
+                log.warning("receiver database upgraded from schema %s to %s", before or f"{LEGACY_REVISION} (legacy)",
+                            head_revision() if revision == "head" else revision)
         finally:
+            conn.rollback()
             if conn.dialect.name == "postgresql":
-                conn.rollback()
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
                 conn.commit()
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def open_engine(url: str, pg_schema: str | None = None, **kw: Any) -> Engine:

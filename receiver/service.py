@@ -2,30 +2,40 @@
 
 Messages are acknowledged (manual PUBACK) only after the batch holding them is committed, so a receiver
 crash means redelivery, never loss; rejected messages are logged (table `rejected`) and acknowledged so a
-hostile publisher cannot wedge the queue. The session is persistent (clean_start=False) so messages
-published while the receiver is down wait at the broker.
+hostile publisher cannot wedge the queue; results that cannot be stored yet (a newer schema version, an
+unregistered device) are held raw (table `held`) and acknowledged. The session is persistent
+(clean_start=False) so messages published while the receiver is down wait at the broker.
+
+Scale-out: receivers started with the same `share_group` (and each its own stable `client_id`) share one MQTT 5
+shared subscription ($share/<group>/...): the broker hands each message to one of them; all write to one
+PostgreSQL, where the idempotent insert absorbs any redelivery.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Sequence
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sqlalchemy import select
 
 from edge.sync.checks import PayloadError
 from edge.sync.payload import MAX_MESSAGE_BYTES
 from edge.sync.transport import explain_connect_error, explain_refusal, make_client
-from receiver.db import Database, canonical, clean_text, db_errors
-from receiver.validate import UnknownDevice, check_message
+from receiver.database import db_errors
+from receiver.db import Database
+from receiver.extract import clip, digest
+from receiver.health import HEARTBEAT_S, LinkState, write_heartbeat
+from receiver.ingest import Batch
+from receiver.models import Held
+from receiver.validate import Hold, UnknownDevice, check_message
 
 log = logging.getLogger("receiver")
 
@@ -40,11 +50,18 @@ class ReceiverSettings:
     key: Path | None = None
     client_id: str = "fetal-receiver"
     topic_prefix: str = "fetal-edge/v1"
+    share_group: str | None = None          # MQTT 5 shared subscription group of a scaled-out deployment
+    known_versions: tuple[str, ...] | None = None    # None: every version this receiver can read
     max_bytes: int = MAX_MESSAGE_BYTES
     batch: int = 500
     batch_wait_s: float = 0.05
     accept_patient_ref: bool = False
     session_expiry_s: int = 7 * 24 * 3600
+    heartbeat_s: float = HEARTBEAT_S
+
+    def topics(self) -> list[str]:
+        share = f"$share/{self.share_group}/" if self.share_group else ""
+        return [f"{share}{self.topic_prefix}/+/+/{kind}" for kind in ("results", "telemetry")]
 
 
 @dataclass
@@ -54,7 +71,16 @@ class ReceiverStats:
     conflicts: int = 0
     rejected: int = 0
     telemetry: int = 0
+    held: int = 0          # newly held (newer schema, unknown device)
+    released: int = 0      # held earlier, stored now
     reasons: dict[str, int] = field(default_factory=dict)
+
+
+class Incoming(NamedTuple):
+    topic: bytes
+    raw: bytes
+    received_at: datetime | None = None
+    held_id: int | None = None          # a held row being tried again
 
 
 class Receiver:
@@ -63,66 +89,122 @@ class Receiver:
         self.stats = ReceiverStats()
         self.devices = db.devices()
         self.connected = threading.Event()
+        self.link = LinkState(settings.client_id, f"{settings.host}:{settings.port}", settings.topics())
         self._queue: list[tuple[int, int, bytes, bytes]] = []
         self._first_at = 0.0
         self._client: mqtt.Client | None = None
         self._next_attempt = 0.0
+        self._beat_at = 0.0
 
     def check(self, topic: bytes, raw: bytes) -> tuple[str, dict[str, Any]]:
         """(kind, payload) for a valid message; PayloadError naming what is wrong otherwise."""
         return check_message(topic, raw, self.s.topic_prefix, self.s.max_bytes, self.s.accept_patient_ref,
-                             self._registered)
+                             self._registered, self.s.known_versions)
 
     def _registered(self, clinic: str, device: str) -> bool:
         if (clinic, device) not in self.devices:
             self.devices = self.db.devices()   # registered since start-up?
         return (clinic, device) in self.devices
 
-    def process(self, messages: list[tuple[bytes, bytes]]) -> None:
-        """Validate and store one batch of (topic, payload) in one transaction."""
-        results, telemetry, rejects = [], [], []
-        for topic, raw in messages:
+    def _reject(self, batch: Batch, m: Incoming, at: datetime, exc: PayloadError) -> None:
+        reason = clip(str(exc), 300)
+        log.warning("rejected message on %r (%d bytes): %s", clip(m.topic.decode("utf-8", "replace"), 120),
+                    len(m.raw), reason)
+        batch.rejects.append({"received_at": at, "topic": clip(m.topic.decode("utf-8", "replace"), 200),
+                              "reason": reason, "size": len(m.raw), "sha256": digest(m.raw)})
+        key = reason.split(":")[0][:40]
+        self.stats.reasons[key] = self.stats.reasons.get(key, 0) + 1
+        self.stats.rejected += 1
+
+    def _hold(self, batch: Batch, m: Incoming, at: datetime, hold: Hold) -> None:
+        if isinstance(hold, UnknownDevice) and m.held_id is None:
+            self._reject(batch, m, at, hold)              # logged as before; the result itself is kept
+        if m.held_id is not None or not hold.payload:
+            return
+        p = hold.payload
+        text = m.raw.decode("utf-8")
+        batch.held.append({"received_at": at, "topic": m.topic.decode("utf-8"), "kind": hold.kind,
+                           "schema_version": clip(p.get("schema_version"), 16), "result_id": p["result_id"],
+                           "clinic_id": p["clinic_id"], "device_id": p["device_id"], "sha256": digest(text),
+                           "payload": text, "last_error": None})
+        self.stats.held += 1
+        log.info("held result %s from %s/%s: %s", p["result_id"], p["clinic_id"], p["device_id"], hold)
+
+    def process(self, messages: Sequence[Incoming | tuple[bytes, bytes]]) -> None:
+        """Validate and store one batch of (topic, payload[, received_at, held_id]) in one transaction."""
+        now = datetime.now(timezone.utc)
+        batch = Batch()
+        for m in (Incoming(*m) for m in messages):
+            at = m.received_at or now
             try:
-                kind, payload = self.check(topic, raw)
-            except PayloadError as exc:
-                reason = clean_text(str(exc))
-                log.warning("rejected message on %r (%d bytes): %s", clean_text(topic.decode("utf-8", "replace"), 120),
-                            len(raw), reason)
-                held = canonical(exc.payload) if isinstance(exc, UnknownDevice) and exc.payload else None
-                rejects.append((topic.decode("utf-8", "replace"), reason, len(raw), hashlib.sha256(raw).hexdigest(),
-                                held))
-                key = reason.split(":")[0][:40]
-                self.stats.reasons[key] = self.stats.reasons.get(key, 0) + 1
+                kind, payload = self.check(m.topic, m.raw)
+            except Hold as hold:
+                self._hold(batch, m, at, hold)
                 continue
-            (results if kind == "results" else telemetry).append(payload)
-        n_rejects = len(rejects)
-        out = self.db.store(results, rejects, telemetry, datetime.now(timezone.utc))
+            except PayloadError as exc:
+                if m.held_id is None:
+                    self._reject(batch, m, at, exc)
+                else:                                   # held, and still refused: kept, with the reason
+                    batch.held_errors[m.held_id] = clip(str(exc), 300)
+                    log.error("held message %d is still refused: %s", m.held_id, clip(str(exc), 300))
+                continue
+            if kind == "results":
+                batch.results.append((payload, at))
+                if m.held_id is not None:
+                    batch.released.append(m.held_id)
+            else:
+                batch.telemetry.append((payload, at))
+        out = self.db.write(batch)
         for rid in out.conflicts:
             log.error("result_id %s replayed with different content: rejected, the stored record is kept", rid)
         self.stats.stored += len(out.inserted)
         self.stats.duplicates += len(out.duplicates)
         self.stats.conflicts += len(out.conflicts)
-        self.stats.rejected += n_rejects + len(out.conflicts)
-        self.stats.telemetry += len(telemetry)
+        self.stats.rejected += len(out.conflicts)
+        self.stats.released += len(batch.released)
+        self.stats.telemetry += len(batch.telemetry)
+        self.link.set(counts={"stored": self.stats.stored, "duplicates": self.stats.duplicates,
+                              "rejected": self.stats.rejected, "held": self.stats.held})
+
+    def replay_held(self, clinic: str | None = None, device: str | None = None, chunk: int = 500) -> int:
+        """Try every held result again (after an upgrade or a registration); how many were tried."""
+        last, tried = 0, 0
+        while True:
+            q = select(Held.id, Held.topic, Held.payload, Held.received_at).where(Held.id > last)
+            if clinic is not None:
+                q = q.where(Held.clinic_id == clinic, Held.device_id == device)
+            with self.db.session() as s:
+                rows = s.execute(q.order_by(Held.id).limit(chunk)).tuples().all()
+            if not rows:
+                return tried
+            self.process([Incoming(t.encode(), p.encode(), at, i) for i, t, p, at in rows])
+            last, tried = rows[-1][0], tried + len(rows)
 
     # -- MQTT --
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         if rc.is_failure:
-            log.error(explain_refusal(rc, self.s.host, self.s.port))
+            message = explain_refusal(rc, self.s.host, self.s.port)
+            log.error(message)
+            self.link.set(last_error=message)
             return
-        client.subscribe([(f"{self.s.topic_prefix}/+/+/results", 1), (f"{self.s.topic_prefix}/+/+/telemetry", 1)])
-        log.info("receiver connected to %s:%d", self.s.host, self.s.port)
+        client.subscribe([(t, 1) for t in self.s.topics()])
+        self.link.set(broker_connected=True, last_error=None)
+        log.info("receiver %s connected to %s:%d", self.s.client_id, self.s.host, self.s.port)
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, rcs: Any, props: Any) -> None:
         failed = [str(rc) for rc in rcs if rc.is_failure]
         if failed:
-            log.error("receiver subscription refused by the broker: %s (check the ACL grants read)", failed)
+            message = f"subscription refused by the broker: {failed} (check the ACL grants read)"
+            log.error("receiver %s", message)
+            self.link.set(last_error=message)
             return
+        self.link.set(subscribed=True)
         self.connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         if client is self._client:
             log.warning("receiver lost the broker (%s); reconnecting", rc)
+            self.link.set(last_error=f"lost the broker ({rc})")
             self._drop()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
@@ -133,6 +215,7 @@ class Receiver:
     def _drop(self) -> None:
         client, self._client = self._client, None
         self.connected.clear()
+        self.link.set(broker_connected=False, subscribed=False)
         self._queue.clear()           # unacknowledged: the broker redelivers them
         self._next_attempt = time.monotonic() + 1.0
         if client is not None:
@@ -151,29 +234,54 @@ class Receiver:
         try:
             client.connect(self.s.host, self.s.port, keepalive=30, clean_start=False, properties=props)
         except OSError as exc:
-            log.warning("%s; retrying", explain_connect_error(exc, self.s.host, self.s.port))
+            message = explain_connect_error(exc, self.s.host, self.s.port)
+            log.warning("%s; retrying", message)
             self._drop()
+            self.link.set(last_error=message)
 
     def _flush(self) -> None:
         batch, self._queue = self._queue, []
         try:
             self.process([(t, p) for _, _, t, p in batch])
         except db_errors() as exc:  # the database failed: do not ack; reconnect so the broker redelivers
-            log.error("storing a batch of %d failed (%s: %s); not acknowledged, will be redelivered",
-                      len(batch), type(exc).__name__, exc)
+            message = clip(f"{type(exc).__name__}: {exc}".splitlines()[0], 300)
+            log.error("storing a batch of %d failed (%s); not acknowledged, will be redelivered", len(batch), message)
+            self.link.set(database_ok=False, last_error=message)
             self._drop()
             return
+        self.link.set(database_ok=True, last_message_at=datetime.now(timezone.utc))
         for mid, qos, _, _ in batch:
             if self._client is None:   # the connection dropped while acknowledging: the rest is redelivered
                 break
             if qos > 0:
                 self._client.ack(mid, qos)
 
+    def _heartbeat(self) -> None:
+        if time.monotonic() - self._beat_at < self.s.heartbeat_s:
+            return
+        self._beat_at = time.monotonic()
+        try:
+            with self.db.session() as s:
+                write_heartbeat(s, self.link)
+        except db_errors() as exc:
+            message = clip(f"{type(exc).__name__}: {exc}".splitlines()[0], 300)
+            if self.link.database_ok:
+                log.error("receiver cannot reach its database: %s", message)
+            self.link.set(database_ok=False, last_error=message)
+
     def run(self, stop: threading.Event) -> None:
-        log.info("receiver: broker %s:%d tls=%s, %d registered devices", self.s.host, self.s.port, self.s.tls,
-                 len(self.devices))
+        log.info("receiver %s: broker %s:%d tls=%s, topics %s, %d registered devices", self.s.client_id,
+                 self.s.host, self.s.port, self.s.tls, self.s.topics(), len(self.devices))
+        try:
+            tried = self.replay_held()
+            if tried:
+                log.info("tried %d held result(s) again: %d stored, %d still held", tried, self.stats.released,
+                         tried - self.stats.released)
+        except db_errors() as exc:   # the next start tries again; new traffic is not blocked by old holds
+            log.error("could not try the held results again: %s", clip(str(exc), 300))
         while not stop.is_set():
             try:
+                self._heartbeat()
                 self._step(stop)
             except Exception:  # the service boundary: log, reconnect (unacked messages come again), keep running
                 log.exception("receiver loop failed; reconnecting")
@@ -182,11 +290,14 @@ class Receiver:
             if self._queue:
                 self._flush()
             self._drop()
+        self._beat_at = 0.0
+        self._heartbeat()
 
     def _step(self, stop: threading.Event) -> None:
         if self._client is None:
-            if not stop.wait(max(0.0, self._next_attempt - time.monotonic())):
-                self._connect()
+            if not stop.wait(max(0.0, min(self._next_attempt - time.monotonic(), self.s.heartbeat_s))):
+                if time.monotonic() >= self._next_attempt:
+                    self._connect()
             return
         self._client.loop(timeout=self.s.batch_wait_s if self._queue else 0.5)
         if self._client is not None and self._queue and (

@@ -8,6 +8,7 @@ require_certificate + use_identity_as_username and an ACL under which a device (
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -124,17 +125,26 @@ def receiver_db(request: pytest.FixtureRequest, tmp_path: Path):
         yield d
         d.close()
         return
-    psycopg = pytest.importorskip("psycopg")
-    schema = f"fetal_rx_{uuid.uuid4().hex[:12]}"
-    try:
+    with pg_schema() as schema:
         d = Database(PG_URL, pg_schema=schema)
+        yield d
+        d.close()
+
+
+@contextlib.contextmanager
+def pg_schema(prefix: str = "fetal_rx"):
+    """A fresh PostgreSQL schema name (skips the test when PostgreSQL is not reachable); dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        psycopg.connect(PG_URL).close()
     except psycopg.OperationalError as exc:
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    yield d
-    d.conn.rollback()
-    d.conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    d.conn.commit()
-    d.close()
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 # ---- helpers shared by the sync tests -------------------------------------------------------------

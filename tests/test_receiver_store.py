@@ -19,7 +19,7 @@ from edge.store import ResultStore
 from edge.sync.payload import TELEMETRY_FORMAT, build_payload, encode
 from edge.sync.worker import SyncWorker
 from receiver import queries
-from receiver.api import make_server, serve_in_thread
+from receiver.api import ApiServer, make_app
 from receiver.db import Database
 from receiver.service import Receiver, ReceiverSettings
 
@@ -31,6 +31,7 @@ def payload_on(day: str, clinic: str = "clinic-a", device: str = "dev-1") -> dic
 
 def test_idempotent_insert_and_conflicts_keep_the_first(receiver_db: Database) -> None:
     db = receiver_db
+    db.register_device("clinic-a", "dev-1")
     a, b = payload_on("2026-11-20"), payload_on("2026-11-21")
     now = datetime(2026, 11, 21, 12, tzinfo=timezone.utc)
     out = db.store([a, b, a], [], [], now)                          # a duplicate inside the batch too
@@ -56,19 +57,21 @@ def test_queries_by_clinic_device_date_and_lag(receiver_db: Database) -> None:
            "free_disk_mb": 900.0, "outbox_len": 3, "models": [], "last_exam_fps": 14.5,
            "last_sync_at": "2026-11-21T09:59:00Z", "store_warning": None}
     db.store(rows, [], [tel], received)
-    assert len(queries.results(db, clinic="clinic-a")) == 4
-    assert len(queries.results(db, clinic="clinic-a", device="dev-1")) == 3
-    got = queries.results(db, clinic="clinic-a", device="dev-1", day_from="2026-11-20", day_to="2026-11-20")
+    s = db.session()
+    assert len(queries.results(s, clinic="clinic-a")) == 4
+    assert len(queries.results(s, clinic="clinic-a", device="dev-1")) == 3
+    got = queries.results(s, clinic="clinic-a", device="dev-1", day_from="2026-11-20", day_to="2026-11-20")
     assert [r["result_id"] for r in got] == [rows[1]["result_id"]]
-    assert len(queries.results(db, day_from="2026-11-20")) == 4
-    lag = {(r["clinic_id"], r["device_id"]): r for r in queries.lag(db)}
+    assert len(queries.results(s, day_from="2026-11-20")) == 4
+    lag = {(r["clinic_id"], r["device_id"]): r for r in queries.lag(s)}
     a1 = lag[("clinic-a", "dev-1")]
-    assert a1["results"] == 3 and a1["outbox_len"] == 3 and a1["device_last_sync_at"] == "2026-11-21T09:59:00Z"
+    assert a1["results"] == 3 and a1["outbox_len"] == 3 and a1["device_last_sync_at"] == "2026-11-21T09:59:00.000Z"
     # lag = receipt - device save time: 2 days, 1 day and 0 s for the three clinic-a/dev-1 results
     assert a1["max_lag_s"] == pytest.approx(2 * 86400) and a1["mean_lag_s"] == pytest.approx(86400)
     assert lag[("clinic-b", "dev-1")]["results"] == 1 and lag[("clinic-a", "dev-2")]["outbox_len"] is None
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        queries.results(db, day_from="last week")
+        queries.results(s, day_from="last week")
+    s.close()
 
 
 def test_read_api_over_http(tmp_path: Path) -> None:
@@ -76,20 +79,21 @@ def test_read_api_over_http(tmp_path: Path) -> None:
     db = Database(url)
     db.register_device("clinic-a", "dev-1")
     db.store([payload_on("2026-11-20"), payload_on("2026-11-21")], [], [], datetime.now(timezone.utc))
-    server = make_server(lambda: Database(url), "127.0.0.1", 0)
-    serve_in_thread(server)
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    server = ApiServer(make_app(db.engine), "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{server.port}"
     try:
         got = json.load(urllib.request.urlopen(f"{base}/results?clinic=clinic-a&from=2026-11-21"))
         assert len(got) == 1 and got[0]["started_at"].startswith("2026-11-21") and "received_at" in got[0]
         assert json.load(urllib.request.urlopen(f"{base}/lag"))[0]["results"] == 2
-        assert json.load(urllib.request.urlopen(f"{base}/health"))["results"] == 2
-        for bad, status in (("/results?from=tomorrow", 400), ("/results?clinc=x", 400), ("/nope", 404)):
+        for bad, status in (("/results?from=tomorrow", 400), ("/results?clinc=x", 400), ("/nope", 404),
+                            ("/results?clinic=a'%3B+DROP+TABLE+results%3B--", 400), ("/results?limit=-1", 400),
+                            ("/results?from=2026-13-45", 400), ("/health", 503)):   # no receiver running here
             with pytest.raises(urllib.error.HTTPError) as err:
                 urllib.request.urlopen(base + bad)
-            assert err.value.code == status and "error" in json.load(err.value)
+            body = json.load(err.value)
+            assert err.value.code == status and ("error" in body or body["status"] == "down"), (bad, body)
     finally:
-        server.shutdown()
+        server.stop()
 
 
 def test_fetal_receiver_start_command_end_to_end(broker: Broker, tmp_path: Path) -> None:  # noqa: F811

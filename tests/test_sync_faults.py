@@ -4,7 +4,6 @@ nothing on the device was lost."""
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from mqtt_broker import REPO, Broker, RunningReceiver, broker, certs, make_exam,
 from edge.errors import SyncError
 from edge.store import ResultStore
 from edge.sync.worker import SyncWorker
+from receiver.database import db_errors
 from receiver.db import Database
 
 
@@ -170,7 +170,7 @@ def test_receiver_process_killed_mid_stream(broker: Broker, tmp_path: Path) -> N
     def count() -> int:
         try:
             return Database(db).query("SELECT COUNT(*) FROM results")[0][0]
-        except sqlite3.Error:   # the file may be mid-creation by the receiver process
+        except db_errors():     # the file may be mid-creation by the receiver process
             return 0
 
     store = ResultStore(tmp_path / "dev.sqlite")
