@@ -173,22 +173,25 @@ def make_exam(clinic: str = "clinic-a", device: str = "dev-1", hc: float | None 
 
 
 class RunningReceiver:
-    """The real receiver service in a thread, against a broker, storing into `db_url`."""
+    """The real receiver service in a thread, against a broker, storing into `db_url` (`settings` override
+    ReceiverSettings fields, e.g. known_versions=("1.0",) for an old receiver)."""
 
     def __init__(self, broker: Broker, db_url: str, certs: Path | None = None,
-                 devices: tuple[str, ...] = ("clinic-a/dev-1", "clinic-a/dev-2", "clinic-b/dev-1")) -> None:
+                 devices: tuple[str, ...] = ("clinic-a/dev-1", "clinic-a/dev-2", "clinic-b/dev-1"),
+                 pg_schema: str | None = None, **settings: object) -> None:
         import threading
 
         from receiver.db import Database
         from receiver.service import Receiver, ReceiverSettings
 
-        self.db = Database(db_url)
+        self.db = Database(db_url, pg_schema)
         for ident in devices:
             self.db.register_device(*ident.split("/"))
         tls = broker.tls
         self.settings = ReceiverSettings(
             port=broker.port, tls=tls, ca=certs / "ca.crt" if tls else None,
-            cert=certs / "devices/receiver.crt" if tls else None, key=certs / "devices/receiver.key" if tls else None)
+            cert=certs / "devices/receiver.crt" if tls else None, key=certs / "devices/receiver.key" if tls else None,
+            **settings)
         self.receiver = Receiver(self.db, self.settings)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.receiver.run, args=(self.stop,), daemon=True)
@@ -204,13 +207,7 @@ class RunningReceiver:
         self.thread.join(10)
 
     def ids(self) -> list[str]:
-        from receiver.db import Database
-
-        db = Database(self.db.url)
-        try:
-            return [r[0] for r in db.query("SELECT result_id FROM results")]
-        finally:
-            db.close()
+        return [r[0] for r in self.db.query("SELECT result_id FROM results")]
 
     def wait_for(self, n: int, timeout: float = 60.0) -> int:
         deadline = time.monotonic() + timeout
