@@ -60,7 +60,9 @@ def test_complete_sweep_measures_the_head_and_stores_the_exam(stages, bundles, t
     assert exam.measurements["bpd"].value == pytest.approx(2 * b * 0.25, rel=0.06)
     assert exam.measurements["ofd"].value == pytest.approx(2 * a * 0.25, rel=0.06)
     ga = exam.measurements["ga"]
-    assert ga.method == "hadlock1984_hc" and ga.unit == "d" and 140 < ga.value < 200  # HC ~21 cm: ~23 weeks
+    # best_ga: HC ~21 cm is ~23 weeks, inside INTERGROWTH-21st's dating window
+    assert ga.method == "intergrowth21_hc" and ga.unit == "d" and 140 < ga.value < 200
+    assert exam.dating["source"] == "biometry" and hc.centile is None and "cannot be judged" in hc.centile_reason
     for name in ("ac", "fl"):
         assert exam.measurements[name].flag == "no_measurement" and "no " in exam.measurements[name].reason
     efw = exam.measurements["efw"]

@@ -93,7 +93,9 @@ def test_ga_method_needing_ac_says_so_and_given_ac_fl_enable_efw() -> None:
     assert ga.value is None and "needs AC, FL" in ga.reason
     exam = _exam(250.0, 66.0, 84.0, ga_method="hadlock1984_hc_ac_fl", given={"ac": 240.0, "fl": 52.0})
     assert exam.measurements["ga"].value is not None and exam.measurements["efw"].value is not None
-    assert exam.measurements["efw"].unit == "g" and exam.measurements["ac"].method == "user"
+    assert exam.measurements["efw"].unit == "g" and exam.measurements["ac"].method == "manual_caliper"
+    assert exam.measurements["ac"].source == "manual" and exam.measurements["efw"].source == "manual"
+    assert exam.measurements["efw"].method.endswith("+manual_ac_fl")
 
 
 def test_spacing_priority_and_refusal() -> None:

@@ -3,7 +3,8 @@
 Caliper convention: HC18 reference ellipses lie on the OUTER edge of the skull, and the network is trained to
 segment the whole head up to that edge, so the fitted ellipse's axes give BPD and OFD **outer-to-outer**
 (BPD = minor axis, OFD = major axis). Hadlock's BPD charts use outer-to-inner; an outer-to-outer BPD is larger
-by about one skull-bone thickness (~2-3 mm at term). HC = Ramanujan perimeter of the same ellipse.
+by about 1.1 mm at BPD 25 mm, 1.8 mm at 50 mm and 3.0 mm at 90 mm (Wong et al. 2018; the clinical layer converts,
+edge.clinical.conventions). HC = Ramanujan perimeter of the same ellipse.
 
 Steps: threshold at 0.5 -> largest connected component (spurious blobs dropped) -> holes filled -> outer
 contour -> ellipse fit with iterative outlier rejection (leaks and bumps dropped) -> gates:

@@ -12,7 +12,7 @@ from typing import Callable, Mapping
 
 from edge.clinical.hadlock import INPUT_RANGES_MM
 from edge.clinical.intergrowth import intergrowth_efw_formulas
-from edge.clinical.ranges import Formula, cm, evaluate
+from edge.clinical.ranges import Formula, cm, run_formula
 from edge.errors import InputError
 from edge.results import Measurement
 
@@ -54,9 +54,10 @@ def efw_formulas() -> dict[str, Formula]:
 EFW_METHODS: tuple[str, ...] = tuple(sorted(efw_formulas()))
 
 
-def estimate_efw(method: str, quality: float | None = None, **mm: object) -> Measurement:
-    """EFW in grams by `method` from biometry in mm (numbers or Measurements); see EFW_METHODS."""
+def estimate_efw(method: str, quality: float | None = None, device_bpd: bool = False, **mm: object) -> Measurement:
+    """EFW in grams by `method` from biometry in mm (numbers or Measurements); see EFW_METHODS.
+    device_bpd: BPD is outer-to-outer and is converted for Hadlock's outer-to-inner equations."""
     formulas = efw_formulas()
     if method not in formulas:
         raise InputError(f"unknown EFW method {method!r}; valid: {list(EFW_METHODS)}")
-    return evaluate(formulas[method], mm, quality)
+    return run_formula(formulas[method], mm, quality, device_bpd)

@@ -20,6 +20,9 @@ GA_RANGE_DAYS = (14 * 7.0, 42 * 7.0)
 INPUT_RANGES_MM = {"bpd": (23.0, 102.0), "hc": (89.0, 358.0), "ac": (75.0, 381.0), "fl": (13.0, 83.0)}
 PRECISION = ("2SD about +-1.2 wk at 12-18 wk rising to about +-3 wk after 30 wk for one parameter; "
              "combinations narrow it by about a quarter in the 3rd trimester")
+# 2SD (weeks) of the HC estimate by HC band (mm), as tabulated with 'GA by HC - Hadlock1984'
+HC_BANDS_2SD_WEEKS = ((68.0, 144.0, 1.19), (151.0, 219.0, 1.48), (224.0, 280.0, 2.06), (284.0, 325.0, 2.98),
+                      (328.0, 360.0, 3.2))
 HC_PRECISION = ("2SD +-1.19 wk for HC 68-144 mm, +-1.48 (151-219), +-2.06 (224-280), +-2.98 (284-325), "
                 "+-3.2 (328-360), as tabulated with 'GA by HC - Hadlock1984'")
 

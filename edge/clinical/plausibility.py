@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+from edge.clinical.conventions import bpd_for
 from edge.errors import InputError
 
 FL_AC = (0.20, 0.24, 21 * 7,
@@ -19,7 +20,8 @@ CEPHALIC_INDEX = (0.70, 0.86, 14 * 7,
                   "Hadlock et al. 1981, AJR 137:83-85: BPD/OFD mean 0.783, 1SD 0.74-0.83, 2SD about "
                   "0.70-0.86; outside suggests dolicho-/brachycephaly (BPD unreliable, prefer HC)")
 FL_BPD = (0.71, 0.87, 23 * 7,
-          "Hohler & Quetel 1981, Am J Obstet Gynecol 141:759-762: FL/BPD 0.79 +- 0.08 (2SD) from 23 weeks")
+          "Hohler & Quetel 1981, Am J Obstet Gynecol 141:759-762: FL/BPD 0.79 +- 0.08 (2SD) from 23 weeks; "
+          "BPD converted outer-to-outer -> outer-to-inner (Wong et al. 2018) as in the reference")
 HC_AC_SOURCE = ("INTERGROWTH-21st fetal growth standards (Papageorghiou et al. 2014, Lancet 384:869-79): "
                 "ratio of HC and AC medians at the GA +- 2 coefficients of variation (HC and AC SDs "
                 "combined as if independent: a deliberately wide range); without GA, the union over 14-40 weeks")
@@ -57,7 +59,8 @@ def _check(name: str, value: float, lo: float, hi: float, source: str) -> dict[s
 
 
 def plausibility_checks(values_mm: Mapping[str, float], ga_days: float | None = None) -> list[dict[str, Any]]:
-    """FL/AC, HC/AC (by GA), cephalic index BPD/OFD and FL/BPD from the lengths present (mm)."""
+    """FL/AC, HC/AC (by GA), cephalic index BPD/OFD and FL/BPD from the lengths present (mm; BPD outer-to-outer,
+    as the device measures it: converted to each reference's convention, edge.clinical.conventions)."""
     v: dict[str, float] = {}
     for name, raw in values_mm.items():
         if raw is None:
@@ -72,11 +75,14 @@ def plausibility_checks(values_mm: Mapping[str, float], ga_days: float | None = 
         return ga_days is None or ga_days >= from_days
 
     out = []
+    ratio_inputs = dict(v)
+    if "bpd" in v:
+        ratio_inputs["bpd_fl"] = bpd_for("fl_bpd_ratio", v["bpd"])[0]
     for name, num, den, (lo, hi, from_days, source) in (
             ("fl_ac_ratio", "fl", "ac", FL_AC), ("bpd_ofd_ratio", "bpd", "ofd", CEPHALIC_INDEX),
-            ("fl_bpd_ratio", "fl", "bpd", FL_BPD)):
-        if num in v and den in v and applies(from_days):
-            out.append(_check(name, v[num] / v[den], lo, hi, source))
+            ("fl_bpd_ratio", "fl", "bpd_fl", FL_BPD)):
+        if num in ratio_inputs and den in ratio_inputs and applies(from_days):
+            out.append(_check(name, ratio_inputs[num] / ratio_inputs[den], lo, hi, source))
     if "hc" in v and "ac" in v:
         lo, hi = hc_ac_range(ga_days)
         out.append(_check("hc_ac_ratio", v["hc"] / v["ac"], lo, hi, HC_AC_SOURCE))

@@ -9,9 +9,10 @@ value None, reason naming the input and the valid range) instead of extrapolatin
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
+from edge.clinical.conventions import inputs_for, tagged
 from edge.errors import InputError
 from edge.results import (FLAG_IMPLAUSIBLE, FLAG_LOW_QUALITY, FLAG_NO_MEASUREMENT, FLAG_OK,
                           FLAG_OUT_OF_RANGE, Measurement)
@@ -109,3 +110,10 @@ def evaluate(formula: Formula, given: Mapping[str, object], quality: float | Non
 def _refuse(formula: Formula, flag: str, quality: float, reason: str) -> Measurement:
     return Measurement(name=formula.quantity, value=None, unit=formula.unit, quality=quality,
                        flag=flag, model=None, method=formula.method, reason=reason)
+
+
+def run_formula(formula: Formula, mm: dict, quality: float | None, device_bpd: bool) -> Measurement:
+    """evaluate() with a device BPD converted to the formula's caliper convention (and the method saying so)."""
+    given, converted = inputs_for(formula.method, mm, device_bpd)
+    result = evaluate(formula, given, quality)
+    return replace(result, method=tagged(result.method, converted)) if converted else result

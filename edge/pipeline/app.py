@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from edge.clinical.dating import Pregnancy
 from edge.config import Config, load_config, parse_config
 from edge.errors import ConfigError
 from edge.pipeline.analyzers import HeadStage, PlaneStage
@@ -35,11 +36,12 @@ def check_cross_sections(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config, store: object | None, user_spacing_mm: float | None = None,
-                 record: str | Path | None = None, given_mm: dict[str, float] | None = None) -> ExamRunner:
+                 record: str | Path | None = None, given_mm: dict[str, float] | None = None,
+                 pregnancy: Pregnancy | None = None) -> ExamRunner:
     check_cross_sections(cfg)
     be = cfg.section("backend")
     p = cfg.section("pipeline")
     options = {"engines": cfg.section("engines")} if be.name == "tensorrt" else be.options()
     planes, head = PlaneStage(p, be, options), HeadStage(p, be, options)
     recorder = Recorder(record) if record else None
-    return ExamRunner(cfg, planes, head, store, user_spacing_mm, recorder, given_mm)
+    return ExamRunner(cfg, planes, head, store, user_spacing_mm, recorder, given_mm, pregnancy)

@@ -1,9 +1,11 @@
-"""Exam builder: per-frame head measurements + plane counts -> one ExamResult with GA, EFW, checks.
+"""Exam builder: per-frame head measurements + plane counts -> one ExamResult with GA, EFW, centiles, alerts.
 
-Lengths are the median over the best frames that gave a number (n_frames says how many). GA and EFW
-use the configured method when its inputs exist; otherwise they say which input is missing and why
-(this device ships no abdomen or femur model, so AC, FL and with them EFW are out of reach unless
-the user gives them). Plausibility cross-checks flag the measurements involved, never hide them.
+Lengths are the median over the best frames that gave a number (n_frames says how many). AC and FL come
+only from the user (--given: source "manual"; this device ships no abdomen or femur model). The clinical
+layer (edge.clinical.assess) dates the exam (established GA wins over biometry), judges size for GA and
+raises alerts. Plausibility cross-checks flag the measurements involved, never hide them. A clinical
+error found at the end of the scan (e.g. an LMP that is impossible on the exam date) never loses the exam:
+it is built without the clinical interpretation and carries the error in `exam_flags`.
 """
 
 from __future__ import annotations
@@ -12,22 +14,20 @@ import re
 import statistics
 from collections import Counter
 from dataclasses import replace
+from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
+from edge.clinical import plausibility_checks
+from edge.clinical.alerts import DEFAULT_RULES, AlertRule
+from edge.clinical.assess import BEST_GA, NO_MODEL, assess, method_inputs
+from edge.clinical.dating import Pregnancy
+from edge.errors import FetalEdgeError
 from edge.manifest import ModelRef
-from edge.results import (FLAG_IMPLAUSIBLE, FLAG_LOW_QUALITY, FLAG_NO_MEASUREMENT, FLAG_OK, ExamResult,
-                          Measurement)
+from edge.results import (FLAG_IMPLAUSIBLE, FLAG_LOW_QUALITY, FLAG_NO_MEASUREMENT, FLAG_OK, ExamResult, Measurement,
+                          no_dating)
 
-LENGTHS = ("hc", "bpd", "ofd", "ac", "fl")
-NO_MODEL_REASON = {
-    "ac": "no abdomen measurement model on this device (the training data has no abdomen masks); give AC by hand",
-    "fl": "no femur measurement model on this device (the training data has no femur masks); give FL by hand",
-}
-
-
-def method_inputs(method: str) -> tuple[str, ...]:
-    """The lengths a formula needs, read from its name: 'hadlock1984_bpd_hc_ac_fl' -> (bpd, hc, ac, fl)."""
-    return tuple(t for t in re.split(r"[_\-]", method) if t in LENGTHS)
+__all__ = ["build_exam", "combine", "method_inputs", "given_measurement", "exam_date"]
+MANUAL_METHOD = "manual_caliper"
 
 
 def no_measurement(name: str, unit: str, reason: str, method: str | None = None) -> Measurement:
@@ -50,34 +50,6 @@ def combine(name: str, per_frame: list[Measurement], no_frames_reason: str) -> M
                        valid[0].method, reason, len(valid))
 
 
-def _clinical() -> Any:
-    import edge.clinical as clinical  # the clinical engineer's formulas
-
-    return clinical
-
-
-def gestational_age(method: str, lengths: dict[str, Measurement]) -> Measurement:
-    need = method_inputs(method)
-    missing = [n for n in need if lengths.get(n) is None or lengths[n].value is None]
-    if missing:
-        why = "; ".join(f"{n.upper()}: {lengths[n].reason if n in lengths else 'not measured'}" for n in missing)
-        return no_measurement("ga", "d", f"{method} needs {', '.join(m.upper() for m in missing)} ({why})", method)
-    quality = min(lengths[n].quality for n in need)
-    return _clinical().estimate_ga(method, quality=quality, **{n: float(lengths[n].value) for n in need})
-
-
-def fetal_weight(method: str, lengths: dict[str, Measurement]) -> Measurement:
-    need = method_inputs(method)
-    missing = [n for n in need if lengths.get(n) is None or lengths[n].value is None]
-    if missing:
-        names = " and ".join(m.upper() for m in missing)
-        return no_measurement("efw", "g", f"EFW out of reach: {method} needs {names}, which were not measured "
-                              f"(this device has no abdomen or femur measurement model: no such masks exist to "
-                              f"train one); give {names} by hand to get an EFW", method)
-    quality = min(lengths[n].quality for n in need)
-    return _clinical().estimate_efw(method, quality=quality, **{n: float(lengths[n].value) for n in need})
-
-
 def flag_implausible(lengths: dict[str, Measurement], checks: Iterable[dict[str, Any]]) -> dict[str, Measurement]:
     """A failed cross-check (e.g. 'bpd_ofd_ratio') flags every measurement it names; values are kept."""
     out = dict(lengths)
@@ -92,24 +64,66 @@ def flag_implausible(lengths: dict[str, Measurement], checks: Iterable[dict[str,
     return out
 
 
+def given_measurement(name: str, value_mm: float) -> Measurement:
+    """A length the sonographer read off the scanner's own calipers (source "manual")."""
+    return Measurement(name, float(value_mm), "mm", 1.0, FLAG_OK, None, MANUAL_METHOD,
+                       "given by the user from the scanner's calipers", 0, source="manual")
+
+
+def exam_date(started_at: str) -> date:
+    """The calendar day of the exam (UTC date of its start; today if the time does not parse)."""
+    try:
+        return datetime.fromisoformat(started_at.replace("Z", "+00:00")).date()
+    except (AttributeError, ValueError):
+        return datetime.now(timezone.utc).date()
+
+
+def interpret(lengths: dict[str, Measurement], pregnancy: Pregnancy, on: date, ga_method: str, efw_method: str,
+              rules: tuple[AlertRule, ...]) -> tuple[dict[str, Measurement], list[dict[str, Any]], dict[str, Any],
+                                                      list[dict[str, Any]], list[str]]:
+    """(measurements, plausibility, dating, alerts, exam_flags); a clinical error becomes an exam flag."""
+    values = {k: float(m.value) for k, m in lengths.items() if m.value is not None}
+    try:
+        first = assess(lengths, pregnancy, on, ga_method, efw_method, rules)
+        checks = list(plausibility_checks(values, first.dating["ga_days"])) if values else []
+        flagged = flag_implausible(lengths, checks)
+        result = assess(flagged, pregnancy, on, ga_method, efw_method, rules) if flagged != lengths else first
+        return result.measurements, checks, result.dating, result.alerts, []
+    except FetalEdgeError as exc:   # the exam is kept; what went wrong travels with it
+        reason = f"late_config_error: {type(exc).__name__}: {exc}"[:500]
+        gone = {n: Measurement(n, None, u, 0.0, FLAG_NO_MEASUREMENT, None, None, reason, 0)
+                for n, u in (("ga", "d"), ("efw", "g"))}
+        return {**lengths, **gone}, [], no_dating(), [], [reason]
+
+
 def build_exam(*, clinic_id: str, device_id: str, started_at: str, ended_at: str, status: str,
                head_frames: list[dict[str, Measurement]], no_head_reason: str, planes_seen: dict[str, int],
-               models: list[ModelRef], frames: int, dropped: int, fps: float | None, ga_method: str,
-               efw_method: str, given_mm: dict[str, float] | None = None) -> ExamResult:
+               models: list[ModelRef], frames: int, dropped: int, fps: float | None, ga_method: str = BEST_GA,
+               efw_method: str = "intergrowth21_hc_ac", given_mm: dict[str, float] | None = None,
+               pregnancy: Pregnancy | None = None, rules: tuple[AlertRule, ...] = DEFAULT_RULES,
+               plane_summary: dict[str, Any] | None = None) -> ExamResult:
+    pregnancy = pregnancy or Pregnancy()
     lengths: dict[str, Measurement] = {}
     for name in ("hc", "bpd", "ofd"):
         lengths[name] = combine(name, [f[name] for f in head_frames if name in f], no_head_reason)
     for name in ("ac", "fl"):
-        if given_mm and name in given_mm:
-            lengths[name] = Measurement(name, float(given_mm[name]), "mm", 1.0, FLAG_OK, None, "user", None, 0)
-        else:
-            lengths[name] = no_measurement(name, "mm", NO_MODEL_REASON[name])
-    values = {k: float(m.value) for k, m in lengths.items() if m.value is not None}
-    ga = gestational_age(ga_method, lengths)
-    checks = list(_clinical().plausibility_checks(values, ga.value)) if values else []
-    lengths = flag_implausible(lengths, checks)
-    efw = fetal_weight(efw_method, lengths)
+        lengths[name] = (given_measurement(name, given_mm[name]) if given_mm and name in given_mm
+                         else no_measurement(name, "mm", NO_MODEL[name]))
+    meas, checks, dating, alerts, flags = interpret(lengths, pregnancy, exam_date(started_at), ga_method,
+                                                    efw_method, rules)
+    summary = plane_summary or {"frames_classified": frames, "unknown_frames": int(planes_seen.get("unknown", 0)),
+                                "mean_confidence": None}
     return ExamResult(clinic_id=clinic_id, device_id=device_id, started_at=started_at, ended_at=ended_at,
-                      status=status, models=models, planes_seen=dict(planes_seen),
-                      measurements={**lengths, "ga": ga, "efw": efw}, plausibility=checks, frames=frames,
-                      frames_dropped=dropped, fps=round(fps, 1) if fps else None)
+                      status=status, models=models, planes_seen=dict(planes_seen), measurements=meas,
+                      plausibility=checks, frames=frames, frames_dropped=dropped,
+                      fps=round(fps, 1) if fps else None, pregnancy=pregnancy.to_dict(), dating=dating,
+                      alerts=alerts, exam_flags=flags, plane_summary=summary)
+
+
+def live_alerts(lengths: dict[str, Measurement], pregnancy: Pregnancy, rules: tuple[AlertRule, ...]) -> list[str]:
+    """Rule names the head measurements so far raise (for the status line); none without an established GA."""
+    try:
+        return [a["rule"] for a in assess(lengths, pregnancy, date.today(), BEST_GA, "intergrowth21_hc_ac",
+                                          rules).alerts]
+    except FetalEdgeError:
+        return []

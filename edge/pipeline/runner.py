@@ -22,7 +22,8 @@ from edge.errors import FetalEdgeError, InputError
 from edge.pipeline.analyzers import HeadStage, PlaneStage, head_score
 from edge.pipeline.best import BestFrames
 from edge.pipeline.capture import CaptureThread
-from edge.pipeline.exam import build_exam, combine
+from edge.clinical.dating import Pregnancy
+from edge.pipeline.exam import build_exam, combine, live_alerts
 from edge.pipeline.status import Recorder, Status, draw_overlay
 from edge.results import ExamResult, Measurement, utc_now
 from edge.roi import RoiTracker, blank_outside
@@ -45,7 +46,7 @@ class RunOutcome:
 class ExamRunner:
     def __init__(self, cfg: Config, planes: PlaneStage, head: HeadStage, store: object | None = None,
                  user_spacing_mm: float | None = None, recorder: Recorder | None = None,
-                 given_mm: dict[str, float] | None = None) -> None:
+                 given_mm: dict[str, float] | None = None, pregnancy: Pregnancy | None = None) -> None:
         self.cfg, self.planes, self.head, self.store, self.recorder = cfg, planes, head, store, recorder
         self.p = cfg.section("pipeline")
         self.src = cfg.section("source")
@@ -57,6 +58,9 @@ class ExamRunner:
             presets, preset = {"config": pre.pixel_spacing_mm}, "config"
         self.spacing = SpacingResolver(user_spacing_mm, presets, preset)
         self.given_mm = given_mm or {}
+        self.clinical = cfg.section("clinical")
+        self.pregnancy = pregnancy if pregnancy is not None else self.clinical.pregnancy  # the CLI overrides config
+        self.confidence_sum = 0.0
         self.timings: Counter[str] = Counter()
 
     def run(self, source: FrameSource, stop: threading.Event | None = None,
@@ -122,6 +126,7 @@ class ExamRunner:
         self.timings["planes"] += time.perf_counter() - t1
         status.frames += 1
         seen[pred.plane] += 1
+        self.confidence_sum += pred.confidence
         status.plane, status.brain_plane, status.confidence = stable.plane, stable.brain_plane, stable.confidence
         score = head_score(pred, stable, self.p.head_min_prob)
         if score is not None:
@@ -148,6 +153,7 @@ class ExamRunner:
         self.timings["biometry_runs"] += 1
         done = [c.measured for c in best.best(HEAD_KEY) if c.measured]
         status.measurements = {n: combine(n, [d[n] for d in done], NO_HEAD) for n in ("hc", "bpd", "ofd")}
+        status.alerts = live_alerts(status.measurements, self.pregnancy, self.clinical.alerts)
         return True
 
     def _finish(self, best: BestFrames, seen: Counter, status: Status, started: str, status_word: str,
@@ -163,7 +169,11 @@ class ExamRunner:
                           status=status_word, head_frames=head_frames, no_head_reason=NO_HEAD,
                           planes_seen=dict(seen), models=[self.planes.ref, self.head.ref], frames=status.frames,
                           dropped=capture.frames_dropped, fps=status.frames / elapsed if elapsed > 0 else None,
-                          ga_method=self.p.ga_method, efw_method=self.p.efw_method, given_mm=self.given_mm)
+                          ga_method=self.p.ga_method, efw_method=self.p.efw_method, given_mm=self.given_mm,
+                          pregnancy=self.pregnancy, rules=self.clinical.alerts,
+                          plane_summary={"frames_classified": status.frames, "unknown_frames": seen.get("unknown", 0),
+                                         "mean_confidence": round(self.confidence_sum / status.frames, 4)
+                                         if status.frames else None})
         stored, warnings = False, []
         if self.store is not None:
             try:

@@ -21,13 +21,15 @@ class Status:
     brain_plane: str | None = None
     confidence: float = 0.0
     measurements: dict[str, Measurement] = field(default_factory=dict)
+    alerts: list[str] = field(default_factory=list)   # alert rules the measurements so far raise
 
     def line(self) -> str:
         plane = f"{self.plane}/{self.brain_plane}" if self.brain_plane else self.plane
         meas = " ".join(f"{k.upper()} {m.value:.1f}{m.unit}" if m.value is not None else f"{k.upper()} -"
                         for k, m in self.measurements.items()) or "no measurement yet"
+        alerts = f" | ALERT {', '.join(self.alerts)}" if self.alerts else ""
         return (f"{self.fps:5.1f} fps | frames {self.frames} dropped {self.dropped} | {plane} "
-                f"({self.confidence:.2f}) | {meas}")
+                f"({self.confidence:.2f}) | {meas}{alerts}")
 
 
 def draw_overlay(frame: np.ndarray, status: Status) -> np.ndarray:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from edge.clinical import EFW_METHODS, GA_METHODS
 from edge.config import SECTIONS, check_keys, typed
+
+GA_CHOICES = ("best_ga",) + GA_METHODS      # best_ga: INTERGROWTH-21st in its window, Hadlock outside it
+DEFAULT_GA_METHOD = "best_ga"
+DEFAULT_EFW_METHOD = "intergrowth21_hc_ac"  # the EFW the INTERGROWTH-21st EFW standard was built on
 
 _KEYS = {"plane_model", "head_model", "queue_size", "smoothing_window", "min_confidence", "top_k",
          "biometry_interval_s", "head_min_prob", "ga_method", "efw_method", "status_interval_s", "max_frames"}
@@ -21,8 +26,8 @@ class PipelineSettings:
     top_k: int = 5                     # best frames kept per plane; biometry = median over them
     head_min_prob: float = 0.4         # brain probability (the top plane) for a frame to be measured
     biometry_interval_s: float = 0.25  # at most one live biometry run per interval (rest at the end)
-    ga_method: str = "hadlock1984_hc"
-    efw_method: str = "hadlock1985_hc_ac_fl"
+    ga_method: str = DEFAULT_GA_METHOD
+    efw_method: str = DEFAULT_EFW_METHOD
     status_interval_s: float = 0.5
     max_frames: int | None = None      # stop after this many frames (None: until the source ends)
 
@@ -40,8 +45,8 @@ def parse(d: Mapping[str, Any]) -> PipelineSettings:
         top_k=typed(d, p, "top_k", int, 5, lo=1, hi=100),
         head_min_prob=typed(d, p, "head_min_prob", float, 0.4, lo=0.0, hi=1.0),
         biometry_interval_s=typed(d, p, "biometry_interval_s", float, 0.25, lo=0.0, hi=60.0),
-        ga_method=typed(d, p, "ga_method", str, "hadlock1984_hc"),
-        efw_method=typed(d, p, "efw_method", str, "hadlock1985_hc_ac_fl"),
+        ga_method=typed(d, p, "ga_method", str, DEFAULT_GA_METHOD, choices=GA_CHOICES),
+        efw_method=typed(d, p, "efw_method", str, DEFAULT_EFW_METHOD, choices=EFW_METHODS),
         status_interval_s=typed(d, p, "status_interval_s", float, 0.5, lo=0.05, hi=60.0),
         max_frames=typed(d, p, "max_frames", int, None, lo=1, hi=10**9),
     )

@@ -4,7 +4,8 @@ Format "fetal-edge-result/1" (one MQTT message per exam, topic <prefix>/<clinic_
 {
   "format": "fetal-edge-result/1",
   "result_id": "<uuid4>"           globally unique; the receiver's idempotency key,
-  "schema_version": "1.0"          ExamResult schema (edge.results.RESULT_SCHEMA_VERSION),
+  "schema_version": "1.1"          ExamResult schema (edge.results.RESULT_SCHEMA_VERSION); the receiver
+                                   accepts every version in KNOWN_SCHEMA_VERSIONS and holds newer ones,
   "clinic_id", "device_id":        [A-Za-z0-9][A-Za-z0-9_.-]{0,63}; must match the topic,
   "started_at", "ended_at":        ISO 8601 with zone (ended_at may be null),
   "saved_at":                      when the device committed it to its outbox,
@@ -18,6 +19,9 @@ Format "fetal-edge-result/1" (one MQTT message per exam, topic <prefix>/<clinic_
   "plausibility": [{"check", "value", "range", "ok", "source"}],
   "frames", "frames_dropped": int, "fps": number|null,
   "patient_ref": string            ONLY when the device config allows identifiers (sync.include_patient_ref)
+  -- new in 1.1, all required (edge/sync/schema_v11.py; contract: docs/sync.md "Schema 1.1") --
+  "pregnancy", "dating", "alerts", "review", "supersedes", "exam_flags", "plane_summary", and in each
+  measurement "centile", "z", "standard", "centile_reason", "source".
 }
 No images and no patient identifiers: unknown fields are rejected, free text is at most TEXT_MAX characters,
 and the whole message is at most MAX_MESSAGE_BYTES.
@@ -28,9 +32,30 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+import re
+
 from edge.results import FLAG_NO_MEASUREMENT, FLAG_OUT_OF_RANGE, FLAGS, RESULT_SCHEMA_VERSION, ExamResult
 from edge.sync import checks as c
+from edge.sync import schema_v11 as v11
 from edge.sync.checks import PayloadError
+
+KNOWN_SCHEMA_VERSIONS = ("1.0", "1.1")
+_VERSION_RE = re.compile(r"^(\d{1,4})\.(\d{1,4})$")
+
+
+class NewerSchemaError(PayloadError):
+    """A well-formed result of a schema version newer than this code knows: hold it, do not drop it."""
+
+
+def _version(v: Any) -> tuple[int, int] | None:
+    m = _VERSION_RE.match(v) if isinstance(v, str) else None
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def is_newer_version(v: Any, known: tuple[str, ...] = KNOWN_SCHEMA_VERSIONS) -> bool:
+    """True for a well-formed version above every known one (same major, higher minor; or a higher major)."""
+    parsed = _version(v)
+    return parsed is not None and all(parsed > _version(k) for k in known)
 
 RESULT_FORMAT = "fetal-edge-result/1"
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -51,16 +76,24 @@ _TOP_REQUIRED = {"format", "result_id", "schema_version", "clinic_id", "device_i
 _MEAS_FIELDS = {"value", "unit", "loinc", "quality", "flag", "model", "method", "reason", "n_frames"}
 
 
+def _fields(version: str) -> tuple[set[str], set[str]]:
+    """(top-level fields, measurement fields) a result of this schema version carries."""
+    if version == "1.0":
+        return _TOP_REQUIRED, _MEAS_FIELDS
+    return _TOP_REQUIRED | v11.TOP_FIELDS_11, _MEAS_FIELDS | v11.MEASUREMENT_FIELDS_11
+
+
 def build_payload(exam: ExamResult | Mapping[str, Any], saved_at: str,
                   patient_ref: str | None = None, include_patient_ref: bool = False) -> dict[str, Any]:
     """The message for one exam, from ExamResult (or its to_dict()); validated before it is returned."""
     d = exam.to_dict() if isinstance(exam, ExamResult) else dict(exam)
-    out = {k: d.get(k) for k in _TOP_REQUIRED if k not in ("format", "saved_at")}
+    top, fields = _fields(d.get("schema_version", RESULT_SCHEMA_VERSION))   # an outbox may hold older exams
+    out = {k: d.get(k) for k in top if k not in ("format", "saved_at")}
     out["format"], out["saved_at"] = RESULT_FORMAT, saved_at
     meas = {}
     for name, m in (d.get("measurements") or {}).items():
         unit, loinc = QUANTITIES[name][:2] if name in QUANTITIES else (None, None)
-        meas[name] = {k: m.get(k) for k in _MEAS_FIELDS - {"loinc"}} | {"loinc": loinc}
+        meas[name] = {**{k: m.get(k) for k in fields - {"loinc"}}, "loinc": loinc}
         if unit is not None and m.get("unit") != unit:
             raise PayloadError(f"measurements.{name}.unit: expected UCUM {unit!r}, got {m.get('unit')!r}")
     out["measurements"] = meas
@@ -69,11 +102,11 @@ def build_payload(exam: ExamResult | Mapping[str, Any], saved_at: str,
     return validate_result(out, allow_patient_ref=include_patient_ref)
 
 
-def _measurement(name: str, m: Any, path: str) -> None:
+def _measurement(name: str, m: Any, path: str, fields: set[str]) -> None:
     if name not in QUANTITIES:
         raise c.fail(path, f"unknown measurement; valid: {sorted(QUANTITIES)}", name)
     unit, loinc, _, upper = QUANTITIES[name]
-    c.mapping(m, path, _MEAS_FIELDS)
+    c.mapping(m, path, fields)
     c.string(m["unit"], f"{path}.unit", 8, choices=(unit,))
     c.string(m["loinc"], f"{path}.loinc", 16, choices=(loinc,))
     c.string(m["flag"], f"{path}.flag", 32, choices=FLAGS)
@@ -87,14 +120,33 @@ def _measurement(name: str, m: Any, path: str) -> None:
     c.string(m["method"], f"{path}.method", 100, nullable=True)
     c.string(m["reason"], f"{path}.reason", TEXT_MAX, nullable=True)
     c.number(m["n_frames"], f"{path}.n_frames", 0, 10**7, integer=True)
+    if "source" in fields:
+        v11.free_text(m["reason"], f"{path}.reason", TEXT_MAX)
+        v11.measurement_extra(m, path)
 
 
-def validate_result(d: Any, allow_patient_ref: bool = False) -> dict[str, Any]:
-    """Check every field of a result message; raise PayloadError naming the first bad field."""
-    c.mapping(d, "result", _TOP_REQUIRED, {"patient_ref"} if allow_patient_ref else set())
+def check_version(d: Any, known: tuple[str, ...] = KNOWN_SCHEMA_VERSIONS) -> str:
+    """The result's schema version if known; NewerSchemaError (hold it) if newer, PayloadError otherwise."""
+    v = d.get("schema_version") if isinstance(d, dict) else None
+    if v in known:
+        return v
+    if is_newer_version(v, known):
+        raise NewerSchemaError(f"schema_version: {v!r} is newer than this code knows ({list(known)}); hold the "
+                               f"result and ingest it after upgrading")
+    raise c.fail("schema_version", f"valid values are {list(known)} (or a newer well-formed version)", v)
+
+
+def validate_result(d: Any, allow_patient_ref: bool = False,
+                    known_versions: tuple[str, ...] = KNOWN_SCHEMA_VERSIONS) -> dict[str, Any]:
+    """Check every field of a result message against its own schema version; raise PayloadError naming the
+    first bad field (NewerSchemaError, a PayloadError, for a version newer than `known_versions`)."""
+    if not isinstance(d, dict):
+        raise c.fail("result", "expected an object", type(d).__name__)
+    version = check_version(d, known_versions)
+    top, fields = _fields(version)
+    c.mapping(d, "result", top, {"patient_ref"} if allow_patient_ref else set())
     c.string(d["format"], "format", 32, choices=(RESULT_FORMAT,))
     c.string(d["result_id"], "result_id", 36, c.UUID_RE)
-    c.string(d["schema_version"], "schema_version", 8, choices=(RESULT_SCHEMA_VERSION,))
     c.string(d["clinic_id"], "clinic_id", 64, c.ID_RE)
     c.string(d["device_id"], "device_id", 64, c.ID_RE)
     c.timestamp(d["started_at"], "started_at")
@@ -112,7 +164,7 @@ def validate_result(d: Any, allow_patient_ref: bool = False) -> dict[str, Any]:
     meas = d["measurements"]
     c.mapping(meas, "measurements", set(), set(QUANTITIES))
     for name, m in meas.items():
-        _measurement(name, m, f"measurements.{name}")
+        _measurement(name, m, f"measurements.{name}", fields)
     for i, p in enumerate(c.array(d["plausibility"], "plausibility", 16)):
         c.mapping(p, f"plausibility[{i}]", {"check", "ok"}, {"value", "range", "source"})
         c.string(p["check"], f"plausibility[{i}].check", 64)
@@ -132,6 +184,8 @@ def validate_result(d: Any, allow_patient_ref: bool = False) -> dict[str, Any]:
     c.number(d["fps"], "fps", 0.0, 10000.0, nullable=True)
     if "patient_ref" in d:
         c.string(d["patient_ref"], "patient_ref", 64, c.ID_RE)
+    if version != "1.0":
+        v11.top_extra(d)
     return d
 
 
@@ -183,5 +237,7 @@ def decode(raw: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Any:
         raise PayloadError(f"message is not valid JSON: {exc}") from None
 
 
-def parse_result(raw: bytes, allow_patient_ref: bool = False, max_bytes: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
-    return validate_result(decode(raw, max_bytes), allow_patient_ref=allow_patient_ref)
+def parse_result(raw: bytes, allow_patient_ref: bool = False, max_bytes: int = MAX_MESSAGE_BYTES,
+                 known_versions: tuple[str, ...] = KNOWN_SCHEMA_VERSIONS) -> dict[str, Any]:
+    return validate_result(decode(raw, max_bytes), allow_patient_ref=allow_patient_ref,
+                           known_versions=known_versions)
