@@ -55,7 +55,9 @@ def legacy_payloads(n: int) -> list[dict[str, Any]]:
     for i in range(n):
         clinic, device = DEVICES[i % len(DEVICES)]
         when = start + timedelta(hours=7 * i)
-        p = build_payload(make_exam(clinic, device, hc=None if i % 9 == 4 else 150.0 + i % 60), iso(when))
+        exam = make_exam(clinic, device, hc=None if i % 9 == 4 else 150.0 + i % 60)
+        exam.schema_version = "1.0"     # what devices sent before schema 1.1 (build_payload writes each version)
+        p = build_payload(exam, iso(when))
         p["started_at"], p["ended_at"] = iso(when - timedelta(minutes=5)), iso(when - timedelta(minutes=1))
         out.append(p)
     bad = out[1]
