@@ -8,14 +8,12 @@ and Other otherwise, and the head model segments the ring. They exercise the run
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from edge.manifest import MANIFEST_FORMAT, file_entry
 from edge.planes.taxonomy import MODEL_CLASSES
 
 PLANE_SIZE = (64, 80)
@@ -49,31 +47,27 @@ class _Head(nn.Module):
 
 
 def _bundle(d: Path, net: nn.Module, name: str, task: str, size: tuple[int, int], kind: str,
-            extra: dict) -> Path:
+            classes: tuple[str, ...]) -> Path:
+    """The project's one exporter and one manifest writer, as the pipeline uses them."""
+    from compress.pipeline.manifest import manifest_dict, write_manifest
+    from compress.stages.export import export_onnx
+
     d.mkdir(parents=True, exist_ok=True)
-    x = torch.zeros(1, 1, *size)
     with warnings.catch_warnings():  # the legacy exporter is the project's choice (see the rules of the house)
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(net.eval(), (x,), str(d / "model.onnx"), input_names=["input"], output_names=["logits"],
-                          opset_version=17, dynamo=False)
-    manifest = {
-        "format": MANIFEST_FORMAT, "name": name, "version": "0.0.1-test", "task": task,
-        "model_file": "model.onnx", "files": {"model.onnx": file_entry(d / "model.onnx")}, "precision": "fp32",
-        "opset": 17, "input": {"name": "input", "shape": [1, 1, *size], "dtype": "float32"},
-        "output": {"name": "logits", "kind": kind, **extra},
-        "preprocessing": {"size": list(size), "resize": "stretch", "interpolation": "area",
-                          "normalise": {"mode": "per_image", "scale": 1.0}},
-    }
-    if task == "planes":
-        manifest["calibration_params"] = {"temperature": 1.0, "unknown_threshold": 0.5}
-    (d / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        export_onnx(net, (1, 1, *size), d / "model.onnx")
+    extra = {"calibration_params": {"temperature": 1.0, "unknown_threshold": 0.5}} if task == "planes" else {}
+    write_manifest(d, manifest_dict(d, name=name, version="0.0.1-test", task=task, model_file="model.onnx",
+                                    precision="fp32", input_shape=(1, 1, *size), output_kind=kind, class_names=classes,
+                                    preprocessing={"size": list(size), "resize": "stretch", "interpolation": "area",
+                                                   "normalise": {"mode": "per_image", "scale": 1.0}},
+                                    provenance={"training_data": "none: weights set by hand"}, metrics={}, **extra))
     return d
 
 
 def plane_bundle(d: Path) -> Path:
-    return _bundle(d, _Plane(), "test-planes", "planes", PLANE_SIZE, "class_logits",
-                   {"class_names": list(MODEL_CLASSES)})
+    return _bundle(d, _Plane(), "test-planes", "planes", PLANE_SIZE, "class_logits", MODEL_CLASSES)
 
 
 def head_bundle(d: Path) -> Path:
-    return _bundle(d, _Head(), "test-head", "biometry", HEAD_SIZE, "segmentation_logits", {})
+    return _bundle(d, _Head(), "test-head", "biometry", HEAD_SIZE, "segmentation_logits", ("head",))

@@ -10,7 +10,7 @@ import pytest
 
 from compress.data.hc18 import read_index
 from edge.biometry.ellipse import Ellipse, fit_ellipse
-from edge.biometry.measure import measure_head
+from edge.biometry.measure import GateSettings, measure_head
 from edge.errors import InputError
 from edge.manifest import ModelRef
 
@@ -124,9 +124,17 @@ def test_model_resolution_roundtrip_keeps_hc(records):
     assert np.abs(err).mean() < 0.5, err
 
 
+SPREAD = GateSettings(spread_levels=(0.25, 0.75))
+
+
+def test_spread_diagnostic_is_off_by_default(records):
+    r, mask = _one(records)
+    assert "hc_spread_rel" not in measure_head(mask.astype(np.float32), r.pixel_mm, REF).details
+
+
 def test_sharp_outline_has_no_spread(records):
     r, mask = _one(records)
-    res = measure_head(mask.astype(np.float32), r.pixel_mm, REF)
+    res = measure_head(mask.astype(np.float32), r.pixel_mm, REF, SPREAD)
     assert abs(res.details["hc_spread_rel"]) < 0.002
 
 
@@ -136,24 +144,22 @@ def test_spread_of_a_blurred_outline_matches_the_blur(records, sigma):
     by ~2 pi * 1.349 sigma: relative spread 1.349 sigma / mean radius (HC / 2 pi)."""
     r, mask = _one(records)
     prob = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
-    res = measure_head(prob, r.pixel_mm, REF)
+    res = measure_head(prob, r.pixel_mm, REF, SPREAD)
     hc_px = res.hc.value / r.pixel_mm
     expected = 1.349 * sigma / (hc_px / (2 * math.pi))
     assert res.details["hc_spread_rel"] == pytest.approx(expected, rel=0.15)
 
 
 def test_uncertain_band_is_refused_when_the_spread_gate_is_on(records):
-    from edge.biometry.measure import GateSettings
-
     r, mask = _one(records)
     band = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (41, 41)))
     prob = np.where(mask > 0, 0.95, np.where(band > 0, 0.4, 0.02)).astype(np.float32)  # a faint 20 px halo
-    open_gate = measure_head(prob, r.pixel_mm, REF)
+    open_gate = measure_head(prob, r.pixel_mm, REF, SPREAD)
     assert open_gate.status == "measured" and open_gate.details["hc_spread_rel"] > 0.05
-    gated = measure_head(prob, r.pixel_mm, REF, GateSettings(max_hc_spread_rel=0.03))
+    gated = measure_head(prob, r.pixel_mm, REF, GateSettings(spread_levels=(0.25, 0.75), max_hc_spread_rel=0.03))
     assert gated.status == "no_measurement" and "uncertain" in gated.reason
     assert gated.hc.value is None
-    sharp = measure_head(mask.astype(np.float32), r.pixel_mm, REF, GateSettings(max_hc_spread_rel=0.03))
+    sharp = measure_head(mask.astype(np.float32), r.pixel_mm, REF, GateSettings(spread_levels=(0.25, 0.75), max_hc_spread_rel=0.03))
     assert sharp.status == "measured"
 
 

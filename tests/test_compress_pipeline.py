@@ -19,11 +19,11 @@ from edge.errors import InputError, ModelError
 from edge.manifest import load_manifest
 from edge.models import load_model
 
-SMOKE = Path(__file__).resolve().parent.parent / "compress" / "configs" / "smoke.yaml"
+TOY = Path(__file__).resolve().parent.parent / "compress" / "configs" / "toy.yaml"
 
 
-def smoke_cfg(tmp: Path, **sections: object):
-    cfg = load_pipeline_config(SMOKE)
+def toy_cfg(tmp: Path, **sections: object):
+    cfg = load_pipeline_config(TOY)
     cfg = replace(cfg, output=tmp / "bundle", work_dir=tmp / "work", threads=1)
     return replace(cfg, **sections)
 
@@ -34,14 +34,14 @@ def toy(data_dir: Path) -> ToyTask:
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, toy: ToyTask):
+def toy_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, toy: ToyTask):
     tmp = tmp_path_factory.mktemp("smoke")
-    cfg = smoke_cfg(tmp)
+    cfg = toy_cfg(tmp)
     return cfg, run_stages(cfg, data_dir, progress=False, task=toy)
 
 
-def test_bundle_holds_checked_int8_and_fp32_with_a_verified_manifest(smoke_run) -> None:
-    cfg, result = smoke_run
+def test_bundle_holds_checked_int8_and_fp32_with_a_verified_manifest(toy_run) -> None:
+    cfg, result = toy_run
     bundle = result.bundle
     assert bundle == cfg.output and bundle.is_dir()
     assert not list(bundle.parent.glob(".bundle.*")), "temporary bundle directories must be gone"
@@ -49,7 +49,7 @@ def test_bundle_holds_checked_int8_and_fp32_with_a_verified_manifest(smoke_run) 
     assert m.precision == "int8" and m.raw["opset"] == 17 and m.input_shape == (1, 1, 32, 32)
     assert set(m.files) == {"model.onnx", "model_fp32.onnx", "report.json", "report.md", "MODEL_CARD.md"}
     assert len(m.raw["calibration"]["sha256"]) == 64 and m.raw["calibration"]["n_frames"] == 16
-    for stage in ("teacher", "distill", "prune", "export", "quantize"):
+    for stage in ("teacher", "train", "prune", "export", "quantize"):
         assert f"{stage}.macro_f1" in m.raw["metrics"]
     for f in ("model.onnx", "model_fp32.onnx"):
         assert check_onnx(bundle / f).ok
@@ -57,8 +57,8 @@ def test_bundle_holds_checked_int8_and_fp32_with_a_verified_manifest(smoke_run) 
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
 
 
-def test_runtime_loads_the_bundle_and_matches_the_quantized_work_file(smoke_run, toy: ToyTask) -> None:
-    cfg, result = smoke_run
+def test_runtime_loads_the_bundle_and_matches_the_quantized_work_file(toy_run, toy: ToyTask) -> None:
+    cfg, result = toy_run
     model = load_model(result.bundle)
     out = model.backend.run(toy.x_val[:1])["logits"]
     assert out.shape == (1, 6)
@@ -67,14 +67,14 @@ def test_runtime_loads_the_bundle_and_matches_the_quantized_work_file(smoke_run,
     np.testing.assert_allclose(out, ort_predict(cfg.work_dir / "model_int8.onnx")(toy.x_val[:1]), rtol=1e-5)
 
 
-def test_pruning_really_removes_channels_and_report_covers_every_stage(smoke_run) -> None:
-    cfg, result = smoke_run
+def test_pruning_really_removes_channels_and_report_covers_every_stage(toy_run) -> None:
+    cfg, result = toy_run
     report = json.loads((result.bundle / "report.json").read_text())
     rows = {r["stage"]: r for r in report["rows"]}
-    assert list(rows) == ["teacher", "distill", "prune", "export", "quantize"]
-    assert rows["prune"]["params"] < rows["distill"]["params"]
-    assert rows["prune"]["macs"] < rows["distill"]["macs"]
-    assert rows["prune"]["onnx_bytes"] < rows["distill"]["onnx_bytes"]
+    assert list(rows) == ["teacher", "train", "prune", "export", "quantize"]
+    assert rows["prune"]["params"] < rows["train"]["params"]
+    assert rows["prune"]["macs"] < rows["train"]["macs"]
+    assert rows["prune"]["onnx_bytes"] < rows["train"]["onnx_bytes"]
     for r in report["rows"]:
         assert r["latency_median_ms"] > 0 and r["latency_p95_ms"] >= r["latency_median_ms"]
     assert all(o.passed for o in result.outcomes)
@@ -97,7 +97,7 @@ class Degrading(ToyTask):
 
 def test_stage_over_budget_fails_with_a_report_and_ships_nothing(tmp_path: Path, data_dir: Path) -> None:
     task = Degrading(data_dir, {"n_images": 48})
-    cfg = smoke_cfg(tmp_path, quantize=replace(load_pipeline_config(SMOKE).quantize, budget=1.0, max_float_layers=1))
+    cfg = toy_cfg(tmp_path, quantize=replace(load_pipeline_config(TOY).quantize, budget=1.0, max_float_layers=1))
     with pytest.raises(AccuracyGateError) as err:
         run_stages(cfg, data_dir, progress=False, task=task)
     msg = str(err.value)
@@ -114,18 +114,31 @@ def test_stage_over_budget_fails_with_a_report_and_ships_nothing(tmp_path: Path,
 
 def test_teacher_checkpoint_of_another_architecture_is_refused(tmp_path: Path, data_dir: Path, toy: ToyTask) -> None:
     wrong = tmp_path / "teacher.pt"
-    torch.save(toy.build_student(0.25).state_dict(), wrong)
-    base = load_pipeline_config(SMOKE)
-    cfg = smoke_cfg(tmp_path, teacher=replace(base.teacher, checkpoint=str(wrong), train_steps=0))
+    torch.save(toy.build_student("tiny", 0.25).state_dict(), wrong)
+    base = load_pipeline_config(TOY)
+    cfg = toy_cfg(tmp_path, teacher=replace(base.teacher, checkpoint=str(wrong), train_epochs=0))
     with pytest.raises(ModelError, match="does not match the teacher architecture"):
-        run_stages(cfg, data_dir, ("distill",), progress=False, task=toy)
-    cfg = replace(cfg, teacher=replace(cfg.teacher, checkpoint=str(tmp_path / "missing.pt")))
-    with pytest.raises(ModelError, match="not found"):
-        run_stages(cfg, data_dir, ("distill",), progress=False, task=toy)
+        run_stages(cfg, data_dir, ("train",), progress=False, task=toy)
 
 
-def test_too_little_calibration_data_is_refused(smoke_run, data_dir: Path, toy: ToyTask) -> None:
-    cfg, _ = smoke_run
+def test_missing_teacher_checkpoint_is_refused_before_any_work(tmp_path: Path, data_dir: Path) -> None:
+    """Refused before the task is even built: a task that counts its constructions proves no work began."""
+    built = []
+
+    class Counting(ToyTask):
+        def __init__(self, *a, **k):  # type: ignore[no-untyped-def]
+            built.append(1)
+            super().__init__(*a, **k)
+
+    base = load_pipeline_config(TOY)
+    cfg = toy_cfg(tmp_path, teacher=replace(base.teacher, checkpoint=str(tmp_path / "missing.pt"), train_epochs=0))
+    with pytest.raises(ModelError, match="teacher checkpoint .*missing.pt not found"):
+        run_stages(cfg, data_dir, progress=False)
+    assert not built and not (tmp_path / "work").exists()
+
+
+def test_too_little_calibration_data_is_refused(toy_run, data_dir: Path, toy: ToyTask) -> None:
+    cfg, _ = toy_run
     q = replace(cfg.quantize, calibration_frames=500, min_calibration_frames=400)
     with pytest.raises(InputError, match="calibration data too small"):
         run_stages(replace(cfg, quantize=q), data_dir, ("quantize",), progress=False, write=False, task=toy)
@@ -135,41 +148,52 @@ def test_stage_alone_needs_its_input(tmp_path: Path, data_dir: Path, toy: ToyTas
     from edge.errors import ConfigError
 
     with pytest.raises(ConfigError, match="fetal-compress export"):
-        run_stages(smoke_cfg(tmp_path), data_dir, ("quantize",), progress=False, task=toy)
+        run_stages(toy_cfg(tmp_path), data_dir, ("quantize",), progress=False, task=toy)
 
 
-def test_rerunning_a_stage_forgets_later_outcomes(tmp_path: Path, smoke_run, data_dir: Path, toy: ToyTask) -> None:
+def test_rerunning_a_stage_forgets_later_outcomes(tmp_path: Path, toy_run, data_dir: Path, toy: ToyTask) -> None:
     import shutil
 
-    cfg, _ = smoke_run
+    cfg, _ = toy_run
     work = tmp_path / "work"
     shutil.copytree(cfg.work_dir, work)
     run_stages(replace(cfg, work_dir=work), data_dir, ("export",), progress=False, write=False, task=toy)
     outcomes = json.loads((work / "state.json").read_text())["outcomes"]
-    assert set(outcomes) == {"distill", "prune", "export"}, "the old quantize outcome must not survive"
+    assert set(outcomes) == {"train", "prune", "export"}, "the old quantize outcome must not survive"
 
 
-def test_a_labels_only_student_goes_through_without_a_teacher(tmp_path: Path, smoke_run, data_dir: Path,
-                                                              toy: ToyTask) -> None:
+def test_a_labels_only_student_goes_through_without_a_teacher(tmp_path: Path, data_dir: Path, toy: ToyTask) -> None:
     from compress.pipeline.config import parse_pipeline_config
-    from edge.errors import ConfigError
     from edge.config import read_yaml
+    from edge.errors import ConfigError
 
-    raw = read_yaml(SMOKE, "pipeline config", "")
+    raw = read_yaml(TOY, "pipeline config", "")
     raw["teacher"] = {"enabled": False}
-    with pytest.raises(ConfigError, match="distill.steps: 0, prune.enabled: false and a student.checkpoint"):
-        parse_pipeline_config(raw)      # distillation and pruning learn from the teacher
-    student = tmp_path / "student.pt"
-    torch.save(toy.build_student(0.5).state_dict(), student)
-    raw.update(student={"width_mult": 0.5, "checkpoint": str(student)}, distill={"steps": 0},
-               prune={"enabled": False}, output=str(tmp_path / "bundle"), work_dir=str(tmp_path / "work"))
+    with pytest.raises(ConfigError, match="distill settings need a teacher"):
+        parse_pipeline_config(raw)
+    del raw["distill"]
+    raw.update(prune={"enabled": False}, output=str(tmp_path / "bundle"), work_dir=str(tmp_path / "work"))
     cfg = parse_pipeline_config(raw)
     run_stages(cfg, data_dir, progress=False, task=toy)
     report = json.loads((cfg.output / "report.json").read_text())
-    assert [r["stage"] for r in report["rows"]] == ["distill", "export", "quantize"]   # no teacher row
+    assert [r["stage"] for r in report["rows"]] == ["train", "export", "quantize"]   # no teacher row
     assert report["rows"][0]["label"] == "student (trained on labels alone, no teacher)"
     assert report["macs_reduction_vs_teacher"] is None
     man = load_manifest(cfg.output)
-    assert "no teacher" in man.raw["provenance"]["source_checkpoint"]
-    assert "teacher.macro_f1" not in man.raw["metrics"]
-    assert "Teacher checkpoint: none" in (cfg.output / "MODEL_CARD.md").read_text()
+    assert man.raw["provenance"]["teacher"] is None and "teacher.macro_f1" not in man.raw["metrics"]
+    assert "Teacher: none" in (cfg.output / "MODEL_CARD.md").read_text()
+
+
+def test_pruning_keeps_the_unpruned_student_where_no_ratio_passes_its_gate(tmp_path: Path, toy_run, data_dir: Path,
+                                                                          toy: ToyTask) -> None:
+    import shutil
+
+    cfg, _ = toy_run
+    work = tmp_path / "work"
+    shutil.copytree(cfg.work_dir, work)
+    strict = replace(cfg, work_dir=work, prune=replace(cfg.prune, ratios=(0.9, 0.85), budget=0.0))
+    run_stages(strict, data_dir, ("prune",), progress=False, write=False, task=toy)
+    out = json.loads((work / "state.json").read_text())["outcomes"]["prune"]
+    assert out["passed"] and out["notes"]["ratio"] == 0.0
+    assert [a["ratio"] for a in out["notes"]["attempts"]] == [0.9, 0.85]
+    assert out["value"] == out["reference"] and out["profile"]["params"] == out["notes"]["params_before"]

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from compress.nets.segnet import build_student
+from compress.nets.families import family
 from compress.stages.common import params_and_macs
 from compress.stages.export import export_onnx
 from compress.stages.prune import output_layer, prune_model, search_ratio
@@ -18,9 +18,8 @@ from compress.tasks.toy import TinyNet
 from edge.errors import ConfigError
 
 CASES = {"classifier": (lambda: TinyNet(16), (1, 1, 32, 32)),
-         "seg-student (depthwise, skips, concat)": (lambda: build_student(0.5), (1, 1, 64, 96)),
-         "sono-seg (the shipped head student)": (lambda: build_student(1.0, "sono-seg"), (1, 1, 64, 96)),
-         "sono-seg-ctx (dilated residual context)": (lambda: build_student(1.0, "sono-seg-ctx"), (1, 1, 64, 96))}
+         "seg-student (depthwise, skips, concat)": (lambda: family("ds-seg").create(0.5), (1, 1, 64, 96)),
+         "sono-seg (the shipped head student)": (lambda: family("sono-seg").create(1.0), (1, 1, 64, 96))}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -47,7 +46,7 @@ def test_ratio_zero_is_identity() -> None:
 
 def test_search_meets_the_macs_budget_with_the_smallest_grid_ratio() -> None:
     shape = (1, 1, 64, 96)
-    model = build_student(0.5).eval()
+    model = family("ds-seg").create(0.5).eval()
     macs = params_and_macs(model, shape)[1]
     ratio = search_ratio(model, 0.75 * macs, shape)
     assert 0 < ratio < 0.9

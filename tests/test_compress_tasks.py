@@ -1,8 +1,8 @@
 """Contract every compression task adapter keeps (driven by the task registry): student output shape,
 calibration frames real, deterministic and hashed, metric present, teacher checkpoints checked.
 
-planes / biometry need their engineers' caches under runs/ (built by train-planes / train-biometry); the
-test skips them, saying so, when those are absent rather than spending minutes rebuilding them."""
+planes needs its view cache under runs/ (built by train-planes); the test skips it, saying so, when that is
+absent rather than spending minutes rebuilding it. biometry reads the data directly."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from compress.tasks import TASK_NAMES, create_task
 from compress.tasks.planes import OPTIONS as PLANES_OPTIONS
 from edge.errors import ConfigError, ModelError
 
-NEEDS = {"planes": cache_paths(REPO_ROOT / "runs" / "planes", PLANES_OPTIONS["n_aug"])[0],
-         "biometry": REPO_ROOT / "runs" / "biometry" / "cache"}
-OPTIONS = {"toy": {"n_images": 24}, "biometry": {"teacher_pool": 0, "eval_limit": 6}, "planes": {}}
+NEEDS = {"planes": cache_paths(REPO_ROOT / "runs" / "planes", PLANES_OPTIONS["n_aug"])[0]}
+OPTIONS = {"toy": {"n_images": 24}, "biometry": {"limit_images": 6, "input_size": [64, 96]}, "planes": {}}
+STUDENT = {"toy": ("tiny", 0.5), "biometry": ("ds-seg", 0.5), "planes": ("planenet-s", 0.5)}
+TEACHER = {"toy": ("tiny", 1.0), "biometry": ("unet", 0.5), "planes": (None, 1.0)}
 
 
 @pytest.fixture(scope="module", params=TASK_NAMES)
@@ -29,12 +30,14 @@ def task(request: pytest.FixtureRequest, data_dir: Path):  # type: ignore[no-unt
     name = request.param
     if name in NEEDS and not NEEDS[name].exists():
         pytest.skip(f"{NEEDS[name]} not built (run the {name} training command first)")
-    return create_task(name, data_dir, OPTIONS[name])
+    task = create_task(name, data_dir, OPTIONS[name])
+    task.name = name
+    return task
 
 
 def test_student_matches_the_declared_contract(task) -> None:  # type: ignore[no-untyped-def]
     info = task.info
-    student = task.build_student(0.5).eval()
+    student = task.build_student(*STUDENT[task.name]).eval()
     out = student(torch.zeros(info.input_shape))
     if info.output_kind == "class_logits":
         assert out.shape == (1, len(info.class_names))
@@ -54,7 +57,7 @@ def test_calibration_is_real_deterministic_and_hashed(task) -> None:  # type: ig
 def test_metric_is_reported_and_direction_known(task) -> None:  # type: ignore[no-untyped-def]
     if task.info.task == "planes" and task.info.model_name == "plane-cls":
         pytest.skip("planes evaluation decodes 83 full-size held-out frames (~30 s here); the pipeline run covers it")
-    metrics = task.evaluate(torch_predict(task.build_student(0.5)))
+    metrics = task.evaluate(torch_predict(task.build_student(*STUDENT[task.name])))
     assert task.info.metric in metrics
     assert task.worse_by(10.0, 9.0) == (1.0 if task.info.higher_is_better else -1.0)
 
@@ -63,7 +66,17 @@ def test_foreign_teacher_checkpoint_is_refused(task, tmp_path: Path) -> None:  #
     bad = tmp_path / "t.pt"
     torch.save({"weight": torch.zeros(3)}, bad)
     with pytest.raises(ModelError):
-        task.load_teacher(task.build_teacher(), bad)
+        task.load_teacher(task.build_teacher(*TEACHER[task.name]), bad)
+
+
+def test_a_family_of_another_task_is_refused(data_dir: Path) -> None:
+    task = create_task("biometry", data_dir, OPTIONS["biometry"])
+    with pytest.raises(ConfigError, match="student.family 'tiny' makes planes models"):
+        import compress.tasks.toy  # noqa: F401  (registers the toy family)
+
+        task.build_student("tiny", 1.0)
+    with pytest.raises(ConfigError, match="unknown model family 'resnet'"):
+        task.build_student("resnet", 1.0)
 
 
 def test_unknown_task_option_is_named(data_dir: Path) -> None:

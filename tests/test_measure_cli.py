@@ -89,13 +89,13 @@ def test_precision_picks_the_graph_and_the_json_names_it(capsys, held_out):
 
 
 def test_report_is_strict_json_when_a_detail_is_unbounded(tmp_path):
-    from edge.biometry.measure import measure_head
+    from edge.biometry.measure import GateSettings, measure_head
     from edge.commands.measure import report
     from edge.manifest import ModelRef
 
     prob = np.zeros((300, 400), np.float32)
     cv2.ellipse(prob, (200, 150), (120, 90), 0, 0, 360, 0.6, -1)   # a head no level above 0.6 sees
-    res = measure_head(prob, 0.2, ModelRef("head-seg", "test", "0" * 64))
+    res = measure_head(prob, 0.2, ModelRef("head-seg", "test", "0" * 64), GateSettings(spread_levels=(0.25, 0.75)))
     assert res.status == "measured" and res.details["hc_spread_rel"] == float("inf")
     out = json.loads(json.dumps(report(res, None, res.hc.model, tmp_path / "f.png", 0.2, None), allow_nan=False))
     assert out["details"]["hc_spread_rel"] is None and out["hc_mm"] > 0

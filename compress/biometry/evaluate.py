@@ -44,6 +44,7 @@ def evaluate(predict_fn: PredictFn, split: str = "test", root: str | Path | None
 
     records = load_split(Path(root) if root is not None else require_data_dir(None, "hc18"), split)[:limit]
     hc_err, hc_err_ok, bpd_err, ofd_err, dices, no_answer, reasons = [], [], [], [], [], 0, []
+    per_image: dict[str, float] = {}
     for r in records:
         frame = r.image()
         prob = predict_fn(frame)
@@ -54,6 +55,7 @@ def evaluate(predict_fn: PredictFn, split: str = "test", root: str | Path | None
             reasons.append(f"{r.name}: {res.reason}")
             continue
         hc_err.append(res.hc.value - r.hc_mm)
+        per_image[r.name] = res.hc.value - r.hc_mm
         if res.hc.flag == "ok":
             hc_err_ok.append(res.hc.value - r.hc_mm)
         if r.landmarks is not None:
@@ -66,60 +68,33 @@ def evaluate(predict_fn: PredictFn, split: str = "test", root: str | Path | None
         out.update(error_stats(prefix, err))
     out["flag_ok_frac"] = len(hc_err_ok) / max(len(records), 1)
     out["no_answer_reasons"] = reasons  # type: ignore[assignment]
+    out["hc_errors"] = per_image  # type: ignore[assignment]  # signed, by image: for paired comparisons
     return out
 
 
-def onnx_predict_fn(model: str | Path = "head-seg", threads: int = 1) -> PredictFn:
-    """predict_fn running a model bundle through the device runtime (checksum verified)."""
+def onnx_predict_fn(model: str | Path = "head-seg", threads: int = 1, precision: str | None = None) -> PredictFn:
+    """predict_fn running a model bundle through the device runtime (checksum verified); `precision` picks the
+    bundle's graph (None: its model_file)."""
     from edge.biometry.segment import HeadSegmenter
 
-    seg = HeadSegmenter(model, threads=threads)
+    seg = HeadSegmenter(model, threads=threads, precision=precision)
     return lambda frame: seg(frame).prob
 
 
-def torch_predict_fn(checkpoint: str | Path) -> PredictFn:
-    """predict_fn running a training checkpoint with its own preprocessing contract and the device's frame mapping."""
+def module_predict_fn(model, spec, logit_offset: float = 0.0) -> PredictFn:  # type: ignore[no-untyped-def]
+    """predict_fn running a torch module on the runtime's preprocessing and frame mapping (as HeadSegmenter does)."""
     import torch
 
-    from compress.biometry.train import checkpoint_spec, load_checkpoint
     from edge.biometry.segment import logits_to_frame
     from edge.preprocess import preprocess
 
-    model, spec = load_checkpoint(Path(checkpoint)), checkpoint_spec(Path(checkpoint))
+    model.eval()
 
     def predict(frame: np.ndarray) -> np.ndarray:
         mi = preprocess(frame, spec)
         with torch.no_grad():
             logits = model(torch.from_numpy(mi.tensor))[0, 0].numpy()
-        return logits_to_frame(logits, mi.geometry)
-
-    return predict
-
-
-def torch_refine_predict_fn(first: str | Path, refine: str | Path) -> PredictFn:
-    """predict_fn of the two-pass head segmentation: `first` (whole-frame checkpoint) finds the head, `refine`
-    (a checkpoint trained on crops, `crop_margin` > 0) segments the crop around its ellipse."""
-    import torch
-
-    from compress.biometry.train import checkpoint_spec, load_checkpoint
-    from edge.biometry.refine import CropSpec, refine_prob
-    from edge.preprocess import normalise, to_gray
-
-    ck = torch.load(Path(refine), map_location="cpu", weights_only=False)
-    margin = float(ck.get("crop_margin") or 0.0)
-    if margin <= 0:
-        raise ValueError(f"{refine} was trained on whole frames, not on crops (no crop_margin); it cannot refine")
-    model, spec = load_checkpoint(Path(refine)), checkpoint_spec(Path(refine))
-    crop = CropSpec(spec.height, spec.width, margin)
-    first_fn = torch_predict_fn(first)
-
-    def crop_logits(img: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(normalise(img, spec))[None, None])
-        with torch.no_grad():
-            return model(x)[0, 0].numpy()
-
-    def predict(frame: np.ndarray) -> np.ndarray:
-        return refine_prob(to_gray(frame), first_fn(frame), crop_logits, crop)
+        return logits_to_frame(logits + logit_offset, mi.geometry)
 
     return predict
 

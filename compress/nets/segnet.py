@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from compress.nets import HEAD_ARCHS, SONO_HEAD_ARCHS
+from compress.nets.families import Family, register_family
 
 
 def conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1, dilation: int = 1) -> nn.Sequential:
@@ -104,23 +104,16 @@ def build_teacher(base: int = 16) -> UNet:
     return UNet(base=base)
 
 
-def build_student(width_mult: float = 1.0, arch: str = "ds-seg") -> nn.Module:
-    """An untrained head student: the depthwise-separable SegStudent at a width multiplier (head-seg <= 1.2.0),
-    or SonoSeg-S (`compress.nets.sono_seg`, fixed widths, encoder meant to be cut from SonoNet-16 with
-    `sonoseg_from_sononet`: width_mult must be 1.0), `sono-seg-ctx` with a dilated context block at 1/16,
-    `sono-seg-l` with SonoNet-16's whole encoder (every filter, a capacity probe: ~3.5x the MACs).
-    Checkpoints record `arch`; a missing one means ds-seg."""
+def build_student(width_mult: float = 1.0) -> SegStudent:
     if width_mult <= 0:
         raise ValueError(f"width_mult must be > 0, got {width_mult}")
-    if arch == "ds-seg":
-        return SegStudent(width_mult=width_mult)
-    if arch in SONO_HEAD_ARCHS:
-        if width_mult != 1.0:
-            raise ValueError(f"{arch} has fixed widths (cut from SonoNet-16); width_mult must be 1.0, got {width_mult}")
-        from compress.nets.sono_seg import FULL_WIDTHS, WIDTHS, SonoSeg
+    return SegStudent(width_mult=width_mult)
 
-        return SonoSeg(FULL_WIDTHS if arch == "sono-seg-l" else WIDTHS, context=arch == "sono-seg-ctx")
-    raise ValueError(f"unknown head student arch {arch!r}; choose one of {HEAD_ARCHS}")
+
+register_family(Family("ds-seg", "biometry", build_student,
+                       "depthwise-separable encoder-decoder trained from scratch (head-seg <= 1.2.0)"))
+register_family(Family("unet", "biometry", lambda w: UNet(base=max(4, round(16 * w))),
+                       "U-Net, 16 x width_mult channels at full resolution (the 1.0-1.2 teacher: width 0.75)"))
 
 
 def count_params(model: nn.Module) -> int:

@@ -8,27 +8,24 @@ pooling between blocks) at half width in blocks 1-4 and whole in block 5, with e
 weights (the strongest on real head frames, `sono_student.copy_strongest_filters`), and adds a light
 U-Net decoder of depthwise-separable blocks with a skip from every encoder block.
 
-`context=True` (arch `sono-seg-ctx`) adds two residual depthwise-separable blocks at 1/16 with dilation 2
-and 4, as ds-seg has: the encoder alone sees ~196 input pixels, less than a large head spans at 160x240;
-the block widens that to the whole frame for 36 k parameters and 5 M multiply-accumulates at 160x240
-(+7 %, +2 %).
-
 Input: (N, 1, H, W) standardised per image (SonoNet's x255 is folded into the first convolution), H and W
 divisible by 16. Output: one logit map (N, 1, H, W).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from compress.nets.families import Family, register_family
 from compress.nets.segnet import DSBlock
 from compress.nets.sono_student import copy_strongest_filters
-from compress.nets.sononet import BLOCKS, BN_EPS, SonoNet16
+from compress.nets.sononet import BLOCKS, BN_EPS, SonoNet16, load_sononet16
 
 WIDTHS = (8, 16, 32, 64, 128)
-FULL_WIDTHS = tuple(c for c, _ in BLOCKS)   # SonoNet-16's own (arch sono-seg-l)
 
 
 def _conv_bn(cin: int, cout: int) -> nn.Sequential:
@@ -37,7 +34,7 @@ def _conv_bn(cin: int, cout: int) -> nn.Sequential:
 
 
 class SonoSeg(nn.Module):
-    def __init__(self, widths: tuple[int, ...] = WIDTHS, context: bool = False) -> None:
+    def __init__(self, widths: tuple[int, ...] = WIDTHS) -> None:
         super().__init__()
         if len(widths) != len(BLOCKS):
             raise ValueError(f"widths needs one channel count per SonoNet block ({len(BLOCKS)}), got {widths}")
@@ -48,8 +45,6 @@ class SonoSeg(nn.Module):
             cin = cout
         self.blocks = nn.ModuleList(blocks)
         w = self.widths
-        self.context = (nn.Sequential(DSBlock(w[-1], w[-1], dilation=2), DSBlock(w[-1], w[-1], dilation=4))
-                        if context else nn.Identity())
         # decoder level i takes the level below (i + 1) up-sampled and block i's map
         self.decoder = nn.ModuleList([DSBlock(w[i + 1] + w[i], w[i])
                                       for i in reversed(range(len(w) - 1))])
@@ -64,7 +59,7 @@ class SonoSeg(nn.Module):
         for i, block in enumerate(self.blocks):
             x = block(x if i == 0 else F.max_pool2d(x, 2))
             skips.append(x)
-        x = self.context(skips.pop())
+        x = skips.pop()
         for dec in self.decoder:
             s = skips.pop()
             x = dec(torch.cat([F.interpolate(x, size=s.shape[-2:], mode="bilinear", align_corners=False), s], 1))
@@ -77,3 +72,13 @@ def sonoseg_from_sononet(teacher: SonoNet16, frames: torch.Tensor, widths: tuple
     model = SonoSeg(widths)
     copy_strongest_filters(teacher, model.encoder_units(), frames)
     return model
+
+
+def fill_from_sononet(model: SonoSeg, npz: Path, frames: torch.Tensor) -> None:
+    """Fill `model`'s encoder with SonoNet-16's strongest filters on `frames` (in place)."""
+    copy_strongest_filters(load_sononet16(npz), model.encoder_units(), frames)
+
+
+register_family(Family("sono-seg", "biometry", lambda w: SonoSeg(), "SonoSeg-S: SonoNet-16's encoder at half width "
+                       "(blocks 1-4) cut from its published filters, depthwise-separable U-Net decoder (head-seg 1.3.0)",
+                       fixed_width=True, from_sononet=fill_from_sononet))

@@ -1,5 +1,5 @@
 """Bundle writer: ONNX INT8 (model.onnx, the primary file) + ONNX FP32 (for FP16 engines on devices without
-INT8) + manifest.json (edge/manifest.py format) + compression report + model card.
+INT8) + manifest.json (compress.pipeline.manifest) + compression report + model card.
 
 Everything is written to a temporary directory beside the target and renamed into place at the end, so a
 failure never leaves a half-written bundle; an existing bundle is replaced only once the new one is complete.
@@ -9,108 +9,62 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from compress.onnx_checks import check_onnx
+from compress.pipeline.card import model_card, stages_run
 from compress.pipeline.config import PipelineConfig
+from compress.pipeline.manifest import git_commit, manifest_dict, write_manifest
 from compress.pipeline.report import build_report, report_markdown
 from compress.pipeline.workdir import WorkDir
 from compress.tasks.base import TaskAdapter
-from compress.stages.export import INPUT_NAME, OUTPUT_NAME
 from edge.errors import ModelError
-from edge.manifest import MANIFEST_FORMAT, file_entry, load_manifest
 
 MAX_MODEL_BYTES = 2 * 1024 * 1024
 MODEL_FILE, FP32_FILE = "model.onnx", "model_fp32.onnx"
 
 
-def _git_commit(root: Path) -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
+def _numbers(metrics: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    return {f"{prefix}{k}": float(v) for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-def _metrics(state: dict[str, Any], metric: str) -> dict[str, float]:
-    out = {k: float(v) for k, v in state["outcomes"]["quantize"]["metrics"].items()}
+def _metrics(state: dict[str, Any], metric: str, final: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Top level: the shipped INT8 graph (on the final split when the task has one, else the gate's split);
+    `<stage>.<metric>` after each stage on the gate's split; `fp32.<key>` the FP32 graph on the final split."""
+    out = _numbers(state["outcomes"]["quantize"]["metrics"])
     teacher = state["values"].get("teacher")
     if teacher:
         out[f"teacher.{metric}"] = float(teacher["metrics"][metric])
     for stage, o in state["outcomes"].items():
         out[f"{stage}.{metric}"] = float(o["value"])
+    out.update(_numbers(final["int8"]))
+    out.update(_numbers(final["fp32"], "fp32."))
+    if "eval_split" in final["int8"]:
+        out["eval_split"] = final["int8"]["eval_split"]
     return out
 
 
-def manifest_dict(cfg: PipelineConfig, task: TaskAdapter, state: dict[str, Any], files: dict[str, Any]) -> dict:
-    info = task.info
-    return {
-        "format": MANIFEST_FORMAT, "name": info.model_name, "version": cfg.version, "task": info.task,
-        "model_file": MODEL_FILE, "files": files, "precision": "int8", "opset": cfg.export.opset,
-        "variants": {"int8": MODEL_FILE, "fp32": FP32_FILE},
-        "input": {"name": INPUT_NAME, "shape": list(info.input_shape), "dtype": "float32"},
-        "output": {"name": OUTPUT_NAME, "kind": info.output_kind, "class_names": list(info.class_names)},
-        "preprocessing": info.preprocessing,
-        "calibration": state["values"].get("calibration"),
-        "provenance": {"training_data": info.training_data, "split": info.split,
-                       "source_checkpoint": _source(cfg),
-                       "student": f"width_mult {cfg.student.width_mult}, {', '.join(stages_run(cfg))}",
-                       "architecture": info.architecture,
-                       "pipeline_config": str(cfg.source) if cfg.source else None,
-                       "git_commit": _git_commit(cfg.base)},
-        "metrics": _metrics(state, info.metric),
-        "compression_report": "report.json",
-    }
+def _provenance(cfg: PipelineConfig, task: TaskAdapter) -> dict[str, Any]:
+    return {"training_data": task.info.training_data, "split": task.info.split,
+            "student": f"{cfg.student.family} (width_mult {cfg.student.width_mult}, init {cfg.student.init}); "
+                       + ", ".join(stages_run(cfg)),
+            "architecture": cfg.student.family,
+            "teacher": (cfg.teacher.family or "the task's teacher") if cfg.teacher.enabled else None,
+            "pipeline_config": str(cfg.source.relative_to(cfg.base) if cfg.source and cfg.source.is_relative_to(cfg.base)
+                                   else cfg.source),
+            "git_commit": git_commit(cfg.base)}
 
 
-def _source(cfg: PipelineConfig) -> str:
-    if not cfg.teacher.enabled:
-        return f"student {cfg.student.checkpoint} (no teacher)"
-    return cfg.teacher.checkpoint or f"teacher trained {cfg.teacher.train_steps} steps"
+def installed_model(name: str) -> Path | None:
+    from edge.models import MODELS_DIR
+
+    d = MODELS_DIR / name
+    return d if (d / "manifest.json").is_file() else None
 
 
-def _stages(cfg: PipelineConfig) -> list[tuple[str, str]]:
-    """(short, long) description of what was done to the student, in order, as the config says."""
-    if not cfg.teacher.enabled:
-        out = [("trained on labels alone, no teacher", "the warm-start student trained on the labels alone, taken "
-                                                       "as is (no teacher: no distillation, no teacher gate)")]
-    else:
-        out = [(f"distilled {cfg.distill.steps} steps", "logit distillation from the teacher into a smaller student")
-               if cfg.distill.steps else
-               ("not distilled here (warm start as is)", "the warm-start student taken as is (distillation steps: 0; "
-                                                          "the distill stage only gates it against the teacher)")]
-    if cfg.prune.enabled:
-        out.append(("pruned", "structured channel pruning (torch-pruning) with distillation fine-tuning"))
-    return out + [("INT8 PTQ", "ONNX export (opset 17), INT8 post-training quantisation to an explicit QDQ graph "
-                               "(symmetric, int8 zero points, per-channel weights) calibrated on real training frames")]
-
-
-def stages_run(cfg: PipelineConfig) -> list[str]:
-    """What was done to the student, in order (a stage with no steps or switched off did nothing)."""
-    return [short for short, _ in _stages(cfg)]
-
-
-def _how_made(cfg: PipelineConfig) -> str:
-    return ", ".join(long for _, long in _stages(cfg)) + ". Every stage passed its accuracy budget."
-
-
-def model_card(cfg: PipelineConfig, task: TaskAdapter, report_md: str) -> str:
-    info = task.info
-    return (f"# {info.model_name} {cfg.version} (INT8, compressed by `fetal-compress pipeline`)\n\n"
-            f"Task: {info.task}; input {list(info.input_shape)}; output {info.output_kind}.\n"
-            f"Trained on: {info.training_data}; validation split: {info.split}.\n"
-            f"Teacher checkpoint: {cfg.teacher.checkpoint if cfg.teacher.enabled else 'none'}; config: {cfg.source}.\n\n"
-            f"How it was made: {_how_made(cfg)}\n\n"
-            f"{report_md}\nManifest metrics: top level = the shipped INT8 model (on `metrics.eval_split` when "
-            "given, else the gate's validation split); `<stage>.<metric>` = after each stage, on the validation "
-            "split the gate used.\n\nmodel.onnx is INT8; model_fp32.onnx is the FP32 graph for FP16 TensorRT engines on "
-            "devices without INT8 (Jetson Nano).\n")
-
-
-def write_bundle(cfg: PipelineConfig, task: TaskAdapter, work: WorkDir) -> Path:
-    """Check both ONNX files, then write the bundle atomically to cfg.output; returns its path."""
+def _check(cfg: PipelineConfig, work: WorkDir) -> tuple[Path, Path, dict[str, Any]]:
     int8, fp32 = work.require("quantize", "bundle"), work.require("export", "bundle")
     for p in (int8, fp32):
         check_onnx(p).raise_if_failed()
@@ -121,6 +75,14 @@ def write_bundle(cfg: PipelineConfig, task: TaskAdapter, work: WorkDir) -> Path:
     failed = [s for s, o in state["outcomes"].items() if not o["passed"]]
     if failed:
         raise ModelError(f"stages {failed} are over their accuracy budget; no bundle is written")
+    return int8, fp32, state
+
+
+def write_bundle(cfg: PipelineConfig, task: TaskAdapter, work: WorkDir) -> Path:
+    """Check both ONNX files, then write the bundle atomically to cfg.output; returns its path."""
+    from compress.stages.common import ort_predict
+
+    int8, fp32, state = _check(cfg, work)
     report = build_report(state, task.info.metric, cfg.task)
     md = report_markdown(report)
     out = cfg.output
@@ -133,18 +95,21 @@ def write_bundle(cfg: PipelineConfig, task: TaskAdapter, work: WorkDir) -> Path:
         shutil.copyfile(fp32, tmp / FP32_FILE)
         (tmp / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
         (tmp / "report.md").write_text(md, encoding="utf-8")
-        (tmp / "MODEL_CARD.md").write_text(model_card(cfg, task, md), encoding="utf-8")
-        files = {p.name: file_entry(p) for p in sorted(tmp.iterdir())}
-        from compress.stages.common import ort_predict
-
         int8_predict = ort_predict(tmp / MODEL_FILE)
-        base, extra = manifest_dict(cfg, task, state, files), task.manifest_extra(int8_predict)
-        # a task's own provenance (how its warm-start student was trained) is added to the pipeline's
-        extra_prov = extra.pop("provenance", None) or {}
-        manifest = {**base, **extra, "provenance": {**extra_prov, **base["provenance"]}}
-        manifest["metrics"].update(task.final_metrics(int8_predict))
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        load_manifest(tmp, verify=True)  # the runtime must be able to read what we wrote
+        final = {"int8": task.final_metrics(int8_predict), "fp32": task.final_metrics(ort_predict(tmp / FP32_FILE))}
+        card = model_card(cfg, task, md, task.card_results(final, installed_model(task.info.model_name)))
+        (tmp / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+        extra = task.manifest_extra(int8_predict)
+        provenance = {**(extra.pop("provenance", None) or {}), **_provenance(cfg, task)}
+        info = task.info
+        manifest = manifest_dict(tmp, name=info.model_name, version=cfg.version, task=info.task, model_file=MODEL_FILE,
+                                 precision="int8", input_shape=info.input_shape, output_kind=info.output_kind,
+                                 class_names=info.class_names, preprocessing=info.preprocessing,
+                                 provenance=provenance, metrics=_metrics(state, info.metric, final),
+                                 variants={"int8": MODEL_FILE, "fp32": FP32_FILE}, opset=cfg.export.opset,
+                                 calibration=state["values"].get("calibration"), compression_report="report.json",
+                                 **extra)
+        write_manifest(tmp, manifest)  # read back as the runtime will
         old = out.parent / f".{out.name}.old"
         shutil.rmtree(old, ignore_errors=True)
         if out.exists():

@@ -7,7 +7,7 @@ from typing import Callable
 
 from edge.registry import Registry
 
-ORDER = ("distill", "prune", "export", "quantize")
+ORDER = ("train", "prune", "calibrate", "export", "quantize")
 STAGES: Registry[Callable] = Registry("compression stage")
 
 

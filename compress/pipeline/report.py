@@ -5,14 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-ROWS = (("teacher", "teacher"), ("distill", "student (distilled)"), ("prune", "student (pruned, fine-tuned)"),
-        ("export", "ONNX FP32"), ("quantize", "ONNX INT8 (QDQ)"))
+ROWS = (("teacher", "teacher"), ("train", "student (distilled)"), ("prune", "student (pruned, fine-tuned)"),
+        ("calibrate", "post-processing calibrated"), ("export", "ONNX FP32"), ("quantize", "ONNX INT8 (QDQ)"))
+
+
+def _label(key: str, label: str, notes: dict[str, Any]) -> str:
+    if key == "train" and not notes.get("epochs", 1):
+        return "student (taken as is, not trained here)"
+    if key == "train" and notes.get("teacher") is None:
+        return "student (trained on labels alone, no teacher)"
+    if key == "prune" and not notes.get("ratio"):
+        return "student (unpruned: no ratio within budget)"
+    return label
 
 
 def build_report(state: dict[str, Any], metric: str, task: str) -> dict[str, Any]:
     rows = []
     teacher = state["values"].get("teacher")
-    last_macs = last_params = None
+    last_profile: dict[str, Any] = {}
     for key, label in ROWS:
         if key == "teacher":
             if not teacher:
@@ -23,19 +33,15 @@ def build_report(state: dict[str, Any], metric: str, task: str) -> dict[str, Any
             o = state["outcomes"].get(key)
             if o is None:
                 continue
-            prof = dict(o["profile"])
-            prof.setdefault("params", last_params)
-            prof.setdefault("macs", last_macs)
+            # calibrate and quantize change no parameters; calibrate not the graph either
+            prof = {**(last_profile if key == "calibrate" else {k: last_profile.get(k) for k in ("params", "macs")}),
+                    **o["profile"]}
             notes = o.get("notes") or {}
-            if key == "distill" and "teacher" in notes and notes["teacher"] is None:
-                label = "student (trained on labels alone, no teacher)"
-            elif key == "distill" and not notes.get("steps", 1):
-                label = "student (warm start, 0 distillation steps)"
-            row = {"stage": key, "label": label, **prof, "metric": o["value"],
+            row = {"stage": key, "label": _label(key, label, notes), **prof, "metric": o["value"],
                    "gate": {"reference": o["reference_name"], "worse_by": round(o["worse_by"], 4),
                             "budget": o["budget"], "passed": o["passed"]},
                    "seconds": round(o["seconds"], 1), "notes": o["notes"]}
-        last_params, last_macs = row.get("params"), row.get("macs")
+        last_profile = {k: row.get(k) for k in ("params", "macs", "onnx_bytes", "latency_median_ms", "latency_p95_ms")}
         rows.append(row)
     t_macs = rows[0].get("macs") if rows and rows[0]["stage"] == "teacher" else None
     final = rows[-1] if rows else {}
@@ -70,5 +76,10 @@ def report_markdown(report: dict[str, Any]) -> str:
             lines.append(f"INT8: method {notes.get('method')}, layers left in float: "
                          f"{notes.get('float_layers') or 'none'}, calibration frames {notes.get('calibration_frames')}.")
         if r["stage"] == "prune":
-            lines.append(f"Pruning ratio {notes.get('ratio')} ({'searched' if notes.get('searched') else 'fixed'}).")
+            tried = ", ".join(f"{a['ratio']}: {a['worse_by']:+.3f}" for a in notes.get("attempts", []))
+            how = "searched" if notes.get("searched") else "from the recipe"
+            lines.append(f"Pruning: ratio kept {notes.get('ratio')} ({how}); tried (ratio: worse by) {tried or 'none'}.")
+        if r["stage"] == "train":
+            kept = f"best validation epoch {notes.get('best_epoch')}" if notes.get("select") == "best_val" else "last epoch"
+            lines.append(f"Training: {notes.get('epochs')} epochs ({notes.get('steps')} steps), {kept} kept.")
     return "\n".join(lines) + "\n"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from compress.pipeline.config import PipelineConfig
+from compress.pipeline.config import PipelineConfig, check_inputs
 from compress.pipeline.registry import ORDER, stage
 from compress.pipeline.report import build_report, report_markdown
 from compress.pipeline.workdir import StageOutcome, WorkDir
@@ -37,21 +37,30 @@ def _context(cfg: PipelineConfig, data_dir: Path, progress: bool, task: TaskAdap
 
     torch.set_num_threads(cfg.threads)
     task = task or create_task(cfg.task, data_dir, cfg.task_options)
-    return StageContext(cfg, task, WorkDir(cfg.work_dir), progress)
+    return StageContext(cfg, task, WorkDir(cfg.work_dir), Path(data_dir), progress)
+
+
+def skipped(cfg: PipelineConfig, name: str) -> bool:
+    return (name == "prune" and not cfg.prune.enabled) or (name == "calibrate" and not cfg.calibrate.enabled)
 
 
 def run_stages(cfg: PipelineConfig, data_dir: Path, names: Sequence[str] = ORDER, progress: bool = True,
                write: bool = True, task: TaskAdapter | None = None) -> PipelineResult:
     """Run `names` in order; raise AccuracyGateError (report written) at the first stage over budget.
 
-    `task` overrides the adapter built from the config (tests use it to inject a task)."""
+    `task` overrides the adapter built from the config (tests use it to inject a task). Every file the recipe
+    names is checked first, so a bad recipe fails before any work starts."""
+    check_inputs(cfg, Path(data_dir))
+    from compress.stages.calibrate import restore
+
     ctx = _context(cfg, data_dir, progress, task)
+    ctx.work.invalidate(ORDER[ORDER.index(names[0]):])  # a report never mixes this run with an older one
+    restore(ctx)  # post-processing calibrated by an earlier run of the stages before these
     log.info("pipeline config in force: %s", cfg)
     outcomes: list[StageOutcome] = []
     for name in names:
-        if name == "prune" and not cfg.prune.enabled:
+        if skipped(cfg, name):
             continue
-        ctx.work.invalidate(ORDER[ORDER.index(name):])
         outcome = stage(name)(ctx)
         ctx.work.record(outcome)
         outcomes.append(outcome)

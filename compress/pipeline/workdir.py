@@ -19,7 +19,7 @@ class StageOutcome:
 
     stage: str
     metric: str
-    reference_name: str  # what it was compared against ("teacher", "distill", ...)
+    reference_name: str  # what it was compared against ("teacher", "train", ...)
     reference: float
     value: float
     worse_by: float  # in metric units, positive = worse
@@ -38,7 +38,7 @@ class StageOutcome:
 
 
 class WorkDir:
-    ARTIFACTS = {"teacher": "teacher.pt", "distill": "student.pt", "prune": "pruned.pt",
+    ARTIFACTS = {"teacher": "teacher.pt", "train": "student.pt", "prune": "pruned.pt",
                  "export": "model_fp32.onnx", "quantize": "model_int8.onnx"}
 
     def __init__(self, root: Path) -> None:

@@ -1,4 +1,4 @@
-"""Helpers every stage shares: the stage context, checkpoints, predict functions, training loop, profiling."""
+"""Helpers every stage shares: the stage context, checkpoints, predict functions, profiling."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ class StageContext:
     cfg: PipelineConfig
     task: TaskAdapter
     work: WorkDir
+    data_dir: Path
     progress: bool = True  # a tqdm bar per stage
 
     def bar(self, total: int, desc: str) -> tqdm:
@@ -99,30 +100,6 @@ def ort_predict(path: Path, threads: int = 2) -> PredictFn:
         return np.concatenate([sess.run(None, {name: x[i:i + 1].astype(np.float32)})[0] for i in range(len(x))])
 
     return predict
-
-
-def train(model: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]], steps: int, lr: float,
-          loss_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], ctx: StageContext,
-          desc: str, extra_params: list[nn.Parameter] | None = None) -> float:
-    """AdamW + cosine schedule; loss_fn(x, y, logits). Returns the mean loss of the last 20 steps."""
-    model.train()
-    params = list(model.parameters()) + list(extra_params or [])
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
-    losses: list[float] = []
-    with ctx.bar(steps, desc) as bar:
-        for _ in range(steps):
-            x, y = next(batches)
-            loss = loss_fn(x, y, model(x))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(float(loss.detach()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{statistics.fmean(losses[-20:]):.4f}")
-    model.eval()
-    return statistics.fmean(losses[-20:]) if losses else float("nan")
 
 
 def params_and_macs(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, int]:

@@ -1,5 +1,7 @@
-"""Stage 3, export: the (pruned) student -> ONNX FP32 (opset 17, legacy exporter, static batch-1 shape),
-checked for TensorRT 8.6 and compared with PyTorch; its metric is measured with onnxruntime."""
+"""Stage 4, export: the (pruned) student -> ONNX FP32 (opset 17, legacy exporter, static batch-1 shape),
+checked for TensorRT 8.6 and compared with PyTorch; its metric is measured with onnxruntime.
+
+`export_onnx` is the project's one ONNX exporter: every graph that ships or is measured goes through it."""
 
 from __future__ import annotations
 
@@ -22,7 +24,11 @@ OUTPUT_NAME = "logits"
 
 
 def export_onnx(model: nn.Module, input_shape: tuple[int, ...], path: Path, opset: int = 17) -> Path:
+    """`model` (eval mode, batch 1) -> ONNX at `path`: legacy exporter, static input `input_shape` named
+    "input", output "logits", constants folded (batch norm folded into the convolutions)."""
     model.eval()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.onnx")
     with torch.no_grad():
         torch.onnx.export(model, (torch.zeros(input_shape),), str(tmp), dynamo=False, opset_version=opset,
@@ -41,9 +47,13 @@ def profile_torch(model: nn.Module, input_shape: tuple[int, ...], threads: int =
 
 
 def source_model(ctx: StageContext) -> tuple[nn.Module, str]:
-    """The model export starts from: the pruned student, or the distilled one when pruning is off."""
-    stage = "prune" if ctx.cfg.prune.enabled else "distill"
-    return load_module(ctx.work.require(stage, "export")), stage
+    """The model export starts from (pruned, or trained when pruning is off) and the stage whose metric it is
+    gated against (calibrate when it ran: the same model with the calibrated post-processing)."""
+    from compress.stages.calibrate import source_stage
+
+    src = source_stage(ctx)
+    ref = "calibrate" if ctx.cfg.calibrate.enabled else src
+    return load_module(ctx.work.require(src, "export")), ref
 
 
 @STAGES.register("export")

@@ -1,6 +1,7 @@
 """Stage 2, prune: structured channel pruning with torch-pruning (channels are removed, so parameters, MACs
-and the ONNX file shrink), then fine-tuning by distillation from the teacher. The ratio comes from the config
-or is searched (bisection) so that MACs <= max_macs_vs_teacher x the teacher's. Gated against the student."""
+and the ONNX file shrink), then fine-tuning (by distillation from the teacher, or on the labels without one).
+The ratios come from the config (tried in order, the first within budget kept) or one is searched on a grid so
+that MACs <= max_macs_vs_teacher x the teacher's. Gated against the trained student."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from torch import nn
 from compress.distill_loss import distillation_loss
 from compress.pipeline.registry import STAGES
 from compress.pipeline.workdir import StageOutcome
-from compress.stages.common import StageContext, load_module, params_and_macs, save_module, torch_predict, train
+from compress.stages.common import StageContext, load_module, params_and_macs, save_module, torch_predict
 from compress.stages.export import profile_torch
+from compress.training import Schedule, fit
 from edge.errors import ConfigError
 
 GRID = tuple(round(0.05 * i, 2) for i in range(1, 19))  # 0.05 .. 0.9
@@ -66,38 +68,64 @@ def search_ratio(model: nn.Module, max_macs: float, input_shape: tuple[int, ...]
                       "student.width_mult")
 
 
-@STAGES.register("prune")
-def run(ctx: StageContext) -> StageOutcome:
-    t0 = time.perf_counter()
-    cfg, task, info = ctx.cfg.prune, ctx.task, ctx.task.info
-    student = load_module(ctx.work.require("distill", "prune"))
-    before = params_and_macs(student, info.input_shape)
-    if cfg.ratio is not None:
-        ratio = cfg.ratio
-    else:
-        teacher_macs = (ctx.work.recall("teacher") or {}).get("profile", {}).get("macs")
-        if not teacher_macs:
-            raise ConfigError("prune.max_macs_vs_teacher needs the teacher's MACs from the distill stage; "
-                              "run `fetal-compress distill` with this config first")
-        ratio = search_ratio(student, cfg.max_macs_vs_teacher * teacher_macs, info.input_shape)
-    pruned = prune_model(student, ratio, info.input_shape)
-    after = params_and_macs(pruned, info.input_shape)
-    teacher = load_module(ctx.work.require("teacher", "prune"))
-    dcfg = ctx.cfg.distill
+def _finetune(ctx: StageContext, pruned: nn.Module, teacher: nn.Module | None) -> None:
+    """Fine-tune a pruned student: by distillation from the teacher, or on the labels when there is none."""
+    cfg, task, dcfg = ctx.cfg.prune, ctx.task, ctx.cfg.distill
 
     def loss_fn(x: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        hard = task.hard_loss(out, y)
+        if teacher is None:
+            return hard
         with torch.no_grad():
             t_out = task.teacher_logits(teacher, x, y)
-        return distillation_loss(out, t_out, task.hard_loss(out, y), dcfg.temperature, dcfg.alpha)
+        return distillation_loss(out, t_out, hard, dcfg.temperature, dcfg.alpha)
 
-    train(pruned, task.train_batches(cfg.batch_size, ctx.cfg.seed + 2), cfg.finetune_steps, cfg.lr, loss_fn, ctx,
-          "prune")
-    save_module(pruned, ctx.work.path("prune"))
-    metrics = task.evaluate(torch_predict(pruned))
-    reference = ctx.work.outcome("distill")["value"]
+    sched = Schedule(1, cfg.finetune_steps, cfg.lr, "cosine")
+    with ctx.bar(cfg.finetune_steps, "prune") as bar:
+        fit(pruned, task.train_batches(cfg.batch_size, ctx.cfg.seed + 2), loss_fn, sched, bar)
+
+
+def _ratios(ctx: StageContext, student: nn.Module) -> list[float]:
+    cfg, info = ctx.cfg.prune, ctx.task.info
+    if cfg.ratios:
+        return list(cfg.ratios)
+    teacher_macs = (ctx.work.recall("teacher") or {}).get("profile", {}).get("macs")
+    if not teacher_macs:
+        raise ConfigError("prune.max_macs_vs_teacher needs the teacher's MACs from the train stage; "
+                          "run `fetal-compress train` with this config first")
+    return [search_ratio(student, cfg.max_macs_vs_teacher * teacher_macs, info.input_shape)]
+
+
+@STAGES.register("prune")
+def run(ctx: StageContext) -> StageOutcome:
+    """Try each ratio in turn (fine-tuned, then gated against the trained student); keep the first within
+    budget. When none is, the trained student goes on unpruned: pruning is used wherever its gate allows."""
+    t0 = time.perf_counter()
+    cfg, task, info = ctx.cfg.prune, ctx.task, ctx.task.info
+    student = load_module(ctx.work.require("train", "prune"))
+    reference = ctx.work.outcome("train")["value"]
+    teacher_path = ctx.work.path("teacher")
+    teacher = load_module(teacher_path) if ctx.cfg.teacher.enabled and teacher_path.is_file() else None
+    before = params_and_macs(student, info.input_shape)
+    attempts: list[dict] = []
+    kept, metrics, ratio = student, None, 0.0
+    for r in _ratios(ctx, student):
+        pruned = prune_model(copy.deepcopy(student), r, info.input_shape)
+        _finetune(ctx, pruned, teacher)
+        m = task.evaluate(torch_predict(pruned))
+        worse = task.worse_by(reference, m[info.metric])
+        attempts.append({"ratio": r, info.metric: m[info.metric], "worse_by": worse,
+                         "macs": params_and_macs(pruned, info.input_shape)[1]})
+        if worse <= cfg.budget + 1e-9:
+            kept, metrics, ratio = pruned, m, r
+            break
+    if metrics is None:  # no ratio within budget: the unpruned student, as the train stage measured it
+        metrics = ctx.work.outcome("train")["metrics"]
+    save_module(kept, ctx.work.path("prune"))
+    after = params_and_macs(kept, info.input_shape)
     value = metrics[info.metric]
-    return StageOutcome("prune", info.metric, "distill", reference, value, task.worse_by(reference, value),
-                        cfg.budget, metrics, profile_torch(pruned, info.input_shape),
-                        {"ratio": ratio, "searched": cfg.ratio is None, "params_before": before[0],
-                         "macs_before": before[1], "params_after": after[0], "macs_after": after[1],
-                         "finetune_steps": cfg.finetune_steps}, time.perf_counter() - t0)
+    return StageOutcome("prune", info.metric, "train", reference, value, task.worse_by(reference, value),
+                        cfg.budget, metrics, profile_torch(kept, info.input_shape),
+                        {"ratio": ratio, "attempts": attempts, "searched": not cfg.ratios,
+                         "params_before": before[0], "macs_before": before[1], "params_after": after[0],
+                         "macs_after": after[1], "finetune_steps": cfg.finetune_steps}, time.perf_counter() - t0)

@@ -1,13 +1,17 @@
-"""Biometry (head segmentation) adapter: the HC18 reader, segmentation nets and evaluation of the biometry
-engineer's modules (compress.data.hc18, compress.biometry, compress.nets.segnet), behind TaskAdapter.
+"""Biometry (head segmentation, HC18) task: data, loss, validation score, post-processing calibration and
+metrics behind TaskAdapter. The networks come from the model-family registry (ds-seg, sono-seg, unet).
 
-The gated metric is HC mean absolute error in mm on the validation subjects, measured with the device's own
-measurement code (compress.biometry.evaluate), so what is gated is what ships.
+Training inputs are built by compress.biometry.dataset with the runtime's own preprocessing. The gated metric
+is HC mean absolute error in mm on the validation subjects, measured with the device's own code
+(compress.biometry.evaluate -> edge.biometry.measure), so what is gated is what ships; the final metrics of
+the shipped graphs are read on the test subjects, which nothing else touches.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,152 +22,177 @@ from compress.tasks import TASKS
 from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
 from edge.errors import ConfigError
 
-OPTIONS = {"teacher_base": 12, "cache_dir": "runs/biometry/cache", "eval_split": "val", "eval_limit": None,
-           "teacher_pool": 2, "postprocessing_from": "edge/models/head-seg/manifest.json", "student_arch": "ds-seg",
-           "input_size": [160, 240]}   # must be the size the student checkpoint was trained at
+OPTIONS = {"input_size": [160, 240], "eval_split": "val", "limit_images": None, "augment": {},
+           "thresholds": [0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7], "min_answered": 0.95}
+DATA_CREDIT = ("HC18 (van den Heuvel et al., PLoS ONE 2018, Zenodo 10.5281/zenodo.1327317, CC BY 4.0), outline "
+               "annotations filled as ellipses")
+
+
+def _options(options: dict[str, Any]) -> dict[str, Any]:
+    from compress.biometry.dataset import Augment
+
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise ConfigError(f"task_options {unknown} are not understood by task 'biometry'; valid: {sorted(OPTIONS)}")
+    opts = {**OPTIONS, **options}
+    if opts["eval_split"] not in ("val", "test"):
+        raise ConfigError(f"task_options.eval_split {opts['eval_split']!r}: valid 'val' or 'test'")
+    bad = sorted(set(opts["augment"]) - {f.name for f in fields(Augment)})
+    if bad:
+        raise ConfigError(f"task_options.augment {bad} unknown; valid: {sorted(f.name for f in fields(Augment))}")
+    if not all(0.05 <= float(t) <= 0.95 for t in opts["thresholds"]) or not opts["thresholds"]:
+        raise ConfigError(f"task_options.thresholds {opts['thresholds']}: give probabilities within [0.05, 0.95]")
+    return opts
 
 
 class BiometryTask(TaskAdapter):
     def __init__(self, data_dir: Path, options: dict[str, Any]) -> None:
         from compress.biometry.dataset import Augment, HC18SegDataset, preprocessing
+        from compress.data.hc18 import SPLIT_SALT, TEST_BUCKETS, VAL_BUCKETS, load_split
         from edge.manifest import parse_preprocessing
-        from compress.paths import REPO_ROOT
 
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(f"task_options {unknown} are not understood by task 'biometry'; valid: {sorted(OPTIONS)}")
-        self.opts = {**OPTIONS, **options}
-        if self.opts["eval_split"] not in ("val", "test"):
-            raise ConfigError(f"task_options.eval_split {self.opts['eval_split']!r}: valid 'val' or 'test'")
+        self.opts = _options(options)
         self.root = data_dir / "hc18"
         if not (self.root / "images").is_dir():
             raise ConfigError(f"{self.root}/images not found; point data_dir at the shared data folder (holds hc18/)")
-        size = self.opts["input_size"]
         try:
-            contract = preprocessing(tuple(size))
+            contract = preprocessing(tuple(self.opts["input_size"]))
         except (TypeError, ValueError) as exc:
-            raise ConfigError(f"task_options.input_size {size!r}: {exc}") from None
+            raise ConfigError(f"task_options.input_size {self.opts['input_size']!r}: {exc}") from None
         self.spec = parse_preprocessing(contract)
-        self.pool: tuple[torch.Tensor, torch.Tensor] | None = None  # (x, [mask, teacher logits]) when cached
-        self.postprocessing = self._postprocessing(REPO_ROOT)
-        cache = Path(self.opts["cache_dir"])
-        cache = cache if cache.is_absolute() else REPO_ROOT / cache
-        self.train_ds = HC18SegDataset(self.root, "train", cache, self.spec, augment=Augment())
-        self.calib_ds = HC18SegDataset(self.root, "train", cache, self.spec)
-        self.info = TaskInfo("biometry", "head-seg", "hc_mae_mm", False, (1, 1, self.spec.height, self.spec.width),
-                             "segmentation_logits", ("head",), contract,
-                             f"HC18 training subjects ({len(self.train_ds)} images)",
-                             f"compress.data.hc18 subject hash split; stages gated on '{self.opts['eval_split']}' "
-                             "subjects; final metrics on 'test' subjects", architecture=str(self.opts["student_arch"]))
+        limit = self.opts["limit_images"]
+        self.records = {s: load_split(self.root, s)[:limit] for s in ("train", "val", "test")}
+        self.train_ds = HC18SegDataset(self.records["train"], self.spec, Augment.from_options(self.opts["augment"]))
+        self.val_ds = HC18SegDataset(self.records["val"], self.spec)
+        self.postprocessing: dict[str, Any] | None = None
+        train = self.records["train"]
+        self.info = TaskInfo(
+            "biometry", "head-seg", "hc_mae_mm", False, (1, 1, self.spec.height, self.spec.width),
+            "segmentation_logits", ("head",), contract,
+            f"{DATA_CREDIT}: {len(train)} images of {len({r.subject for r in train})} training subjects",
+            f"subjects by sha256('{SPLIT_SALT}:<subject>') % 100: < {TEST_BUCKETS} test, < {TEST_BUCKETS + VAL_BUCKETS} "
+            "val, else train (compress.data.hc18); stages gated and post-processing calibrated on val, final metrics "
+            "on test")
 
-    def build_teacher(self) -> torch.nn.Module:
-        from compress.nets.segnet import build_teacher
-
-        return build_teacher(int(self.opts["teacher_base"]))
-
-    def _postprocessing(self, root: Path) -> dict[str, Any] | None:
-        """The shipped head-seg's postprocessing block (logit_offset = its calibrated mask threshold): applied
-        in every evaluation here and copied into the bundle, so that what is gated is what the runtime runs."""
-        import json
-
-        src = Path(self.opts["postprocessing_from"]) if self.opts["postprocessing_from"] else None
-        if src is None:
-            return None
-        src = src if src.is_absolute() else root / src
-        if not src.is_file():
-            raise ConfigError(f"task_options.postprocessing_from: {src} does not exist; export the student first "
-                              "(`fetal-compress export-biometry --out DIR`) and point this at DIR/manifest.json")
-        post = json.loads(src.read_text(encoding="utf-8")).get("postprocessing")
-        rel = src.relative_to(root) if src.is_relative_to(root) else src
-        return {**post, "source": f"the student's export-biometry bundle ({rel})"} if isinstance(post, dict) else None
-
-    def final_metrics(self, predict: PredictFn) -> dict[str, Any]:
-        """The INT8 model on the held-out test subjects (never used by the gate or for training)."""
-        if self.opts["eval_split"] == "test":
-            return {}
-        split, self.opts["eval_split"] = self.opts["eval_split"], "test"
-        try:
-            m = self.evaluate(predict)
-        finally:
-            self.opts["eval_split"] = split
-        return {"eval_split": "test", **{k: v for k, v in m.items() if not k.startswith(("teacher.", "distill."))}}
-
-    def manifest_extra(self, predict: PredictFn) -> dict[str, Any]:
-        return {"postprocessing": self.postprocessing} if self.postprocessing else {}
-
-    def load_teacher(self, model: torch.nn.Module, path: Any) -> torch.nn.Module:
-        """Load the U-Net; with teacher_pool = K > 0, run it once over K augmented copies of every training
-        image and distil from those cached logits (the teacher costs ~3x the student per step on this CPU)."""
-        from compress.stages.common import load_state_into
-
-        model = load_state_into(model, path, "teacher").eval()
-        k = int(self.opts["teacher_pool"])
-        if k > 0:
-            self.train_ds.rng = np.random.default_rng(1234)
-            items = [self.train_ds[i] for _ in range(k) for i in range(len(self.train_ds))]
-            x = torch.stack([a for a, _ in items])
-            with torch.no_grad():
-                t = torch.cat([model(x[i:i + 16]) for i in range(0, len(x), 16)])
-            self.pool = (x, torch.cat([torch.stack([m for _, m in items]), t], 1))
-        return model
-
-    def teacher_logits(self, teacher: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return y[:, 1:2] if self.pool is not None else teacher(x)
-
-    def build_student(self, width_mult: float) -> torch.nn.Module:
-        from compress.nets.segnet import build_student
-
-        try:
-            return build_student(width_mult, arch=str(self.opts["student_arch"]))
-        except ValueError as exc:
-            raise ConfigError(f"task_options.student_arch / student.width_mult: {exc}") from None
+    # -- training -----------------------------------------------------------------------------------------
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return max(1, len(self.train_ds) // batch_size)
 
     def train_batches(self, batch_size: int, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Batches of the cached pool (random flips applied to image, mask and teacher logits alike), or of
-        freshly augmented images when the teacher runs online."""
-        rng = np.random.default_rng(seed)
-        if self.pool is not None:
-            x_all, y_all = self.pool
-            while True:
-                idx = torch.from_numpy(rng.integers(0, len(x_all), batch_size))
-                x, y = x_all[idx], y_all[idx]
-                dims = [d for d, flip in ((2, rng.random() < 0.5), (3, rng.random() < 0.5)) if flip]
-                yield (x.flip(dims), y.flip(dims)) if dims else (x, y)
-        self.train_ds.rng = np.random.default_rng(seed + 1)
+        """Epochs of shuffled, augmented training items (the last partial batch of an epoch dropped)."""
+        order_rng, ds = np.random.default_rng(seed), self.train_ds
+        ds.rng = np.random.default_rng(seed + 1)
         while True:
-            items = [self.train_ds[int(i)] for i in rng.integers(0, len(self.train_ds), batch_size)]
-            yield torch.stack([x for x, _ in items]), torch.stack([m for _, m in items])
+            order = order_rng.permutation(len(ds))
+            for k in range(self.steps_per_epoch(batch_size)):
+                items = [ds[int(i)] for i in order[k * batch_size:(k + 1) * batch_size]]
+                yield torch.stack([x for x, _ in items]), torch.stack([m for _, m in items])
+
+    def init_frames(self, n: int, seed: int) -> np.ndarray:
+        ds = self.train_ds
+        ds.rng = np.random.default_rng(seed)
+        pick = ds.rng.choice(len(ds), size=min(n, len(ds)), replace=False)
+        return torch.stack([ds[int(i)][0] for i in pick]).numpy()
 
     def hard_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        from compress.biometry.train import dice_bce
+        from compress.biometry.losses import dice_bce
 
         return dice_bce(logits, y[:, :1])
 
-    def evaluate(self, predict: PredictFn) -> dict[str, float]:
-        from compress.biometry.evaluate import evaluate
+    def validation_score(self, model: torch.nn.Module) -> float:
+        """Mean Dice at model resolution on the val subjects (how the 1.3.0 recipe chose its epoch)."""
+        from compress.biometry.losses import hard_dice
+
+        if not hasattr(self, "_val"):
+            items = [self.val_ds[i] for i in range(len(self.val_ds))]
+            self._val = (torch.stack([x for x, _ in items]), torch.stack([m for _, m in items]))
+        x, m = self._val
+        with torch.no_grad():
+            return float(torch.cat([hard_dice(model(x[i:i + 16]), m[i:i + 16]) for i in range(0, len(x), 16)]).mean())
+
+    # -- evaluation ---------------------------------------------------------------------------------------
+    def _frame_predict(self, predict: PredictFn, offset: float):  # type: ignore[no-untyped-def]
         from edge.biometry.segment import logits_to_frame
         from edge.preprocess import preprocess
-
-        offset = float((self.postprocessing or {}).get("logit_offset", 0.0))
 
         def frame_predict(frame: np.ndarray) -> np.ndarray:
             mi = preprocess(frame, self.spec)
             return logits_to_frame(predict(mi.tensor)[0, 0] + offset, mi.geometry)
 
-        m = evaluate(frame_predict, self.opts["eval_split"], self.root, self.opts["eval_limit"])
-        out = {k: float(v) for k, v in m.items() if isinstance(v, (int, float))}
-        if "hc_mae_mm" not in out:
-            out["hc_mae_mm"] = float("inf")  # no image measured: fails any gate
+        return frame_predict
+
+    def _evaluate(self, predict: PredictFn, split: str) -> dict[str, Any]:
+        from compress.biometry.evaluate import evaluate
+
+        offset = float((self.postprocessing or {}).get("logit_offset", 0.0))
+        m = evaluate(self._frame_predict(predict, offset), split, self.root, self.opts["limit_images"])
+        m.setdefault("hc_mae_mm", float("inf"))  # no image measured: fails any gate
+        return m
+
+    def evaluate(self, predict: PredictFn) -> dict[str, float]:
+        m = self._evaluate(predict, self.opts["eval_split"])
+        return {k: float(v) for k, v in m.items() if isinstance(v, (int, float))}
+
+    def calibrate(self, predict: PredictFn) -> dict[str, Any]:
+        """The mask threshold with the lowest HC MAE on the val subjects (answering at least `min_answered` of
+        them), shipped as postprocessing.logit_offset = -logit(threshold)."""
+        from edge.biometry.measure import GateSettings, measure_head
+
+        records = self.records["val"]
+        frame_predict = self._frame_predict(predict, 0.0)
+        probs = [(r, frame_predict(r.image())) for r in records]
+        maes = {}
+        for t in self.opts["thresholds"]:
+            res = [(r, measure_head(p, r.pixel_mm, None, GateSettings(threshold=float(t)))) for r, p in probs]
+            errs = [abs(m.hc.value - r.hc_mm) for r, m in res if m.status == "measured"]
+            enough = len(errs) >= self.opts["min_answered"] * len(records)
+            maes[float(t)] = float(np.mean(errs)) if errs and enough else float("inf")
+        best = min(maes, key=maes.get)
+        self.postprocessing = {"logit_offset": round(-math.log(best / (1 - best)), 6), "threshold": best,
+                               "threshold_chosen_by": f"lowest HC MAE on the {len(records)} val images",
+                               "val_hc_mae_mm_by_threshold": {str(t): round(m, 3) if math.isfinite(m) else None
+                                                              for t, m in maes.items()}}
+        return {"postprocessing": self.postprocessing}
+
+    def use_calibration(self, manifest_keys: dict[str, Any]) -> None:
+        self.postprocessing = manifest_keys.get("postprocessing")
+
+    def final_metrics(self, predict: PredictFn) -> dict[str, Any]:
+        """A finished graph on the held-out test subjects (never used by a gate, the calibration or training),
+        and BPD / OFD on the FETAL_PLANES_DB heads (another hospital) when that data is here."""
+        from compress.biometry.evaluate_fp import evaluate_fp_heads
+
+        out: dict[str, Any] = {"eval_split": "test", **self._evaluate(predict, "test")}
+        out["val_hc_errors"] = self._evaluate(predict, "val")["hc_errors"]  # for the card's paired comparison
+        planes = self.root.parent / "planes"
+        if (planes / "biometry_landmarks" / "head.csv").is_file() and self.opts["limit_images"] is None:
+            offset = float((self.postprocessing or {}).get("logit_offset", 0.0))
+            fp = evaluate_fp_heads(self._frame_predict(predict, offset), planes)
+            out.update({f"fp_heads.{k}": v for k, v in fp.items()})
         return out
 
+    def manifest_extra(self, predict: PredictFn) -> dict[str, Any]:
+        return {"postprocessing": self.postprocessing} if self.postprocessing else {}
+
+    def card_results(self, final: dict[str, dict[str, Any]], installed: Path | None) -> str:
+        from compress.biometry.card import results_section
+
+        return results_section(self, final, installed)
+
     def calibration(self, n_frames: int) -> Calibration:
-        n = min(n_frames, len(self.calib_ds))
-        idx = np.linspace(0, len(self.calib_ds) - 1, n).round().astype(int) if n else np.array([], int)
-        frames = np.stack([self.calib_ds[int(i)][0].numpy() for i in idx]) if n else np.zeros((0, 1, 1, 1), np.float32)
-        h = hashlib.sha256("\n".join(self.calib_ds.records[int(i)].name for i in idx).encode())
+        """INT8 calibration: unaugmented training frames, evenly spaced, preprocessed as the device does."""
+        from compress.biometry.dataset import HC18SegDataset
+
+        records = self.records["train"]
+        n = min(n_frames, len(records))
+        idx = np.linspace(0, len(records) - 1, n).round().astype(int) if n else np.array([], int)
+        ds = HC18SegDataset([records[int(i)] for i in idx], self.spec)
+        frames = (np.stack([ds[k][0].numpy() for k in range(n)]) if n
+                  else np.zeros((0, 1, self.spec.height, self.spec.width), np.float32))
+        h = hashlib.sha256("\n".join(records[int(i)].name for i in idx).encode())
         h.update(frames.tobytes())
         return Calibration(frames.astype(np.float32), h.hexdigest(),
-                           f"HC18 training subjects, {n} frames evenly spaced over {len(self.calib_ds)}")
+                           f"HC18 training subjects, {n} frames evenly spaced over {len(records)}")
 
 
 @TASKS.register("biometry")

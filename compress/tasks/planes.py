@@ -1,5 +1,5 @@
 """Planes adapter: the plane engineer's records, view cache, teacher (SonoNet-16 features + trained head),
-student (PlaneNet-S, or SonoNet-S with task_options.student_arch: sononet-s) and metrics (compress.data.planes, compress.planes.*, compress.nets.plane_student).
+student (the recipe's student.family: planenet-s, sononet-s, sononet-lr) and metrics (compress.data.planes, compress.planes.*, compress.nets.plane_student).
 
 Training views are the cached augmented development views; the teacher's logits for them come from the
 cached SonoNet-16 features through the trained head (the teacher never runs on the student's input).
@@ -22,8 +22,7 @@ from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
 from edge.errors import ConfigError, ModelError
 
 OPTIONS = {"cache_dir": "runs/planes", "n_aug": 40, "hc18_images": 80,
-           "calibration_params_from": "edge/models/plane-cls/manifest.json", "target_accuracy": 0.97,
-           "student_arch": "planenet-s"}
+           "calibration_params_from": "edge/models/plane-cls/manifest.json", "target_accuracy": 0.97}
 
 
 # what train-planes recorded about how the warm-start student was trained, carried into the bundle
@@ -74,10 +73,10 @@ class PlanesTask(TaskAdapter):
                              f"{len(self.data.dev)} development records (planes/labels.csv + HC18 train heads), "
                              f"{len(self.train_idx)} cached views",
                              f"held-out patients ({len(self.data.held)} records, compress.data.planes hash split)",
-                             (1, 1, 224, 288), str(self.opts["student_arch"]))
+                             (1, 1, 224, 288))
 
     # -- networks -----------------------------------------------------------------------------------------
-    def build_teacher(self) -> nn.Module:
+    def build_teacher(self, family: str | None = None, width_mult: float = 1.0) -> nn.Module:
         from compress.nets.sononet import load_sononet16
         from compress.planes.teacher import TeacherHead
 
@@ -104,13 +103,16 @@ class PlanesTask(TaskAdapter):
             self.teacher_cache = model.head.eval()(torch.from_numpy(self.data.cache.feats.astype(np.float32))).numpy()
         return model.eval()
 
-    def build_student(self, width_mult: float) -> nn.Module:
+    def build_student(self, family: str, width_mult: float) -> nn.Module:
         from compress.nets.plane_student import build_student
 
         try:
-            return build_student(width_mult, arch=str(self.opts["student_arch"]))
+            return build_student(width_mult, arch=family)
         except ValueError as exc:
-            raise ConfigError(f"task_options.student_arch / student.width_mult: {exc}") from None
+            raise ConfigError(f"student.family / student.width_mult: {exc}") from None
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return max(1, len(self.train_idx) // batch_size)
 
     # -- training -----------------------------------------------------------------------------------------
     def train_batches(self, batch_size: int, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -119,7 +121,7 @@ class PlanesTask(TaskAdapter):
 
         if self.teacher_cache is None:
             raise ConfigError("task 'planes' distils from cached teacher logits: give teacher.checkpoint "
-                              "(runs/planes/teacher.pt from `fetal-compress train-planes`), not train_steps")
+                              "(runs/planes/teacher.pt from `fetal-compress train-planes`), not teacher.train_epochs")
         gen = torch.Generator().manual_seed(seed)
         images = torch.from_numpy(self.data.cache.images)
         weights = class_weights(self.planes[self.train_idx])

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from compress.nets.families import Family, register_family
 from compress.tasks import TASKS
 from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
 from edge.errors import ConfigError
@@ -44,6 +45,9 @@ class TinyNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(torch.flatten(self.pool(self.features(x)), 1))
+
+
+register_family(Family("tiny", "planes", lambda w: TinyNet(round(16 * w)), "three-conv toy classifier (smoke runs)"))
 
 
 def _read_rows(planes_dir: Path, n_images: int) -> list[dict[str, str]]:
@@ -77,11 +81,8 @@ class ToyTask(TaskAdapter):
         self.x_val, self.y_val = x[val], y[val]
         self._train_files = [f for f, v in zip(self.files, val) if not v]
 
-    def build_teacher(self) -> nn.Module:
-        return TinyNet(16)
-
-    def build_student(self, width_mult: float) -> nn.Module:
-        return TinyNet(round(16 * width_mult))
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return max(1, len(self.y_train) // batch_size)
 
     def train_batches(self, batch_size: int, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         rng = np.random.default_rng(seed)

@@ -37,8 +37,14 @@ class GateSettings:
     iou_gate: float = 0.85         # filled ellipse vs segmented component
     min_inside_frac: float = 0.75  # fraction of the ellipse perimeter inside the frame
     low_quality_below: float = 0.5
-    spread_levels: tuple[float, float] = (0.25, 0.75)  # outline re-fitted at these probabilities (hc_spread_rel)
-    max_hc_spread_rel: float | None = None             # refuse above this relative HC spread (None: off)
+    # outline re-fitted at these probabilities, giving details["hc_spread_rel"]; off by default: the two extra
+    # fits cost more than half of a head measurement (e.g. (0.25, 0.75) to turn the diagnostic on)
+    spread_levels: tuple[float, float] | None = None
+    max_hc_spread_rel: float | None = None             # refuse above this relative HC spread (needs spread_levels)
+
+    def __post_init__(self) -> None:
+        if self.max_hc_spread_rel is not None and self.spread_levels is None:
+            raise InputError("max_hc_spread_rel needs spread_levels (e.g. (0.25, 0.75)) to measure the spread")
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,8 @@ def fit_head(prob: np.ndarray, gates: GateSettings = GateSettings()) -> tuple[El
     if details["inside_frac"] < gates.min_inside_frac:
         return None, (f"head is cut by the frame edge: {details['inside_frac']:.0%} of the outline is inside, "
                       f"need >= {gates.min_inside_frac:.0%}"), details
+    if gates.spread_levels is None:
+        return ell, None, details
     # two more fits at frame resolution: only for heads the cheaper gates let through
     details["hc_spread_rel"] = hc_spread(prob, gates.spread_levels, ell.perimeter())
     spread_max = gates.max_hc_spread_rel

@@ -1,6 +1,6 @@
 """Out-of-fold HC MAE against training-set size, from `cv-biometry --train-fraction` runs of one recipe.
 
-`python -m compress.biometry.learning_curve RESULT.json...` (each a cv_k<folds><tag>.json) prints, over the
+`python -m research.biometry curve RESULT.json...` (each a cv_k<folds><tag>.json) prints, over the
 images every run measured, each run's MAE and mean training-set size, the fit MAE = a + b ln(N), and the fit
 read at the sizes asked for (`--at`, default 541 = our train split and 999 = HC18's published training set).
 Three points of a curve that must flatten somewhere: an estimate of whether more heads would help, no more.
@@ -14,21 +14,21 @@ from pathlib import Path
 
 import numpy as np
 
-from compress.biometry.compare import load_rows
-from compress.biometry.crossval import DEV_SPLITS, in_fraction, subject_fold
 from compress.data.hc18 import load_split
 from edge.errors import ConfigError
+from research.biometry.compare import load_rows
+from research.biometry.crossval import DEV_SPLITS, in_fraction, subject_fold
 
 
 def training_size(path: Path) -> float:
-    """Mean number of training images per fold of a result, recomputed from its fold students' recipe (data
-    folder and train fraction, in the training summaries beside it) and the CV's subject folds."""
+    """Mean number of training images per fold of a result, recomputed from its fold students' summaries (data
+    folder and train fraction, beside it) and the CV's subject folds."""
     result = json.loads(path.read_text())
     folds = int(result["summary"]["folds"])
     tag = path.stem.split(f"cv_k{folds}", 1)[1]
-    config = json.loads((path.parent / f"student{tag}_cv0_summary.json").read_text())["config"]
-    fraction = float(config.get("train_fraction", 1.0))   # runs from before the option trained on every subject
-    records = [r for split in DEV_SPLITS for r in load_split(Path(config["data"]), split)]
+    config = json.loads((path.parent / f"student{tag}_cv0_summary.json").read_text())
+    fraction = float(config.get("fraction", 1.0))
+    records = [r for split in DEV_SPLITS for r in load_split(Path(config["data"]) / "hc18", split)]
     names = {row["name"] for row in result["rows"]}
     if {r.name for r in records} != names:
         raise ConfigError(f"{path}: its rows are not the development images of {config['data']} (a --limit run?)")
@@ -51,11 +51,12 @@ def fit_log(sizes: list[float], maes: list[float]) -> tuple[float, float]:
     return float(a), float(b)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("results", type=Path, nargs="+")
     p.add_argument("--at", type=float, nargs="*", default=[541, 999])
-    args = p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     maes, n = common_maes(args.results)
     sizes = [training_size(p) for p in args.results]
     print(f"{n} images measured by every run")
@@ -68,6 +69,3 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  at N = {at:.0f}: {a + b * np.log(at):.2f} mm")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""gate-cv: the HC-spread gate is set from out-of-fold rows and judged by the rule in docs/biometry.md."""
+"""python -m research.biometry gate: the HC-spread gate is set from out-of-fold rows and judged by the rule in docs/biometry.md."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compress.biometry.gate import choose_threshold, gate_report, spearman
-from compress.cli import main
+from research.biometry.__main__ import main
+from research.biometry.gate import choose_threshold, gate_report, spearman
 from edge.errors import ConfigError
 
 
@@ -74,6 +74,6 @@ def test_spearman_is_a_rank_correlation() -> None:
 def test_gate_cv_command_prints_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "cv_k3.json"
     path.write_text(json.dumps({"rows": _study(), "summary": {}}))
-    assert main(["gate-cv", str(path)]) == 0
+    assert main(["gate", str(path)]) == 0
     out = capsys.readouterr().out
     assert "refused by the gate | 2 | 15.000" in out and "The gate passes the rule" in out

@@ -53,7 +53,8 @@ def _measured(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     kept = [r for r in rows if r["hc_mm"] is not None]
     if any("hc_spread_rel" not in r.get("details", {}) for r in kept):
         raise ConfigError("these CV rows carry no hc_spread_rel; gather them again with this version's "
-                          "`cv-biometry` (finished fold students are reused, only the measuring is redone)")
+                          "`python -m research.biometry cv` (finished fold students are reused, only the measuring "
+                          "is redone)")
     err = np.array([abs(r["hc_mm"] - r["hc_ref_mm"]) for r in kept], float)
     spread = np.array([abs(r["details"]["hc_spread_rel"]) for r in kept], float)
     quality = np.array([r.get("quality", math.nan) for r in kept], float)

@@ -6,8 +6,8 @@ is in its training distribution; test-time averaging costs a second forward pass
 8-min students), which is how every plane recipe is ranked (docs/planes.md); the held-out patients are
 never touched.
 
-    python benchmarks/plane_flip_tta.py --fold 0     # one fold per core (each ~8 min + set-up)
-    python benchmarks/plane_flip_tta.py              # trains what is missing, prints the table
+    python -m research.planes.flip_tta --fold 0    # one fold per core (each ~8 min + set-up)
+    python -m research.planes.flip_tta             # trains what is missing, prints the table
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Random weights: latency only (onnxruntime, CPU, 2 threads, batch 1, 112x144, legacy exporter). Asks whether
 another rank layout would bring the factorised student's onnxruntime latency near SonoNet-S's at similar
-multiply-accumulates (the front cuts' probe accuracy: benchmarks/plane_backbone_probe.py). Run:
-    .venv/bin/python benchmarks/plane_rank_latency.py [--runs 300] [--repeats 3]
+multiply-accumulates (the front cuts' probe accuracy: research/planes/backbone_probe.py). Run (project root):
+    .venv/bin/python -m research.planes.rank_latency [--runs 300] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import torch
 
 from compress.nets.plane_student import build_student, count_macs
 from compress.nets.sono_lowrank import SonoLowRank, default_ranks
-from compress.planes.export import export_onnx
-from plane_backbone_probe import front_cut  # benchmarks/ is on the path when run as a script
+from compress.stages.export import export_onnx
+from research.planes.backbone_probe import front_cut
 
 INPUT_HW = (112, 144)
 
@@ -49,7 +49,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, model) in enumerate(layouts().items()):
             path = Path(tmp) / f"layout{i}.onnx"
-            export_onnx(model.eval(), path, INPUT_HW)
+            export_onnx(model.eval(), (1, 1, *INPUT_HW), path)
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = 2
             sessions[name] = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

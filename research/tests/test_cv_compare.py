@@ -1,4 +1,4 @@
-"""compare-cv: the paired difference and the ship rule that decide whether a head recipe replaces another."""
+"""python -m research.biometry compare: the paired difference and the ship rule that decide whether a head recipe replaces another."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compress.biometry.compare import PairedDiff, load_rows, paired
-from compress.cli import main
+from research.biometry.__main__ import main
+from research.biometry.compare import PairedDiff, load_rows, paired
 from edge.errors import ConfigError
 
 
@@ -53,8 +53,8 @@ def test_runs_over_different_images_or_foreign_files_are_refused(tmp_path: Path)
 def test_compare_cv_command_prints_the_table_and_the_verdict(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     for name, errs in (("a.json", [3.0] * 6), ("b.json", [1.0, 1.1, 0.9, 1.0, 1.2, 0.8])):
         (tmp_path / name).write_text(json.dumps({"rows": _rows(errs, REFS)}))
-    assert main(["compare-cv", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
+    assert main(["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
     out = capsys.readouterr().out
     assert "| all | 6 | 3.000 | 1.000 | -2.000" in out and "passes the rule" in out
-    assert main(["compare-cv", str(tmp_path / "b.json"), str(tmp_path / "a.json")]) == 0
+    assert main(["compare", str(tmp_path / "b.json"), str(tmp_path / "a.json")]) == 0
     assert "does not pass" in capsys.readouterr().out

@@ -4,11 +4,11 @@ For SonoNet-16 and SonoNet's SmallNet at several input sizes, for SonoNet-S cuts
 `copy_strongest_filters`, frozen) of other widths and input sizes within the student's 100 M MAC budget, and
 for SonoNet-LR (full width, PCA-factorised convolutions, frozen) at three ranks, and for SonoNet-LR with its
 first one or two blocks cut to SonoNet-S's widths instead (`front_cut`, filled by
-`sono_lowrank.fill_from_sononet`; faster in onnxruntime, benchmarks/plane_rank_latency.py):
+`sono_lowrank.fill_from_sononet`; faster in onnxruntime, research/planes/rank_latency.py):
 global mean + max of the last conv block on the clean development frames, a class-balanced linear layer,
 5-fold patient-grouped CV (compress.data.planes). A guide for choosing a plane student's starting point
 (docs/planes.md, 1-3 Dec 2026), not a product number.
-Run: .venv/bin/python benchmarks/plane_backbone_probe.py (about 3 min on 2 cores).
+Run (project root): .venv/bin/python -m research.planes.backbone_probe (about 3 min on 2 cores).
 """
 
 from __future__ import annotations

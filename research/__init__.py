@@ -1,0 +1,1 @@
+"""Experiment tools kept for the next search (not installed, not tested by `make test`): see research/README.md."""
