@@ -157,7 +157,7 @@ def test_each_student_recipe_has_its_own_files() -> None:
     from edge.config import read_yaml
 
     config = read_yaml(REPO_ROOT / "compress" / "configs" / "planes.yaml", "pipeline config", "")
-    assert config["student"]["checkpoint"] == f"runs/planes/{student_name(sono, 25)}"
-    assert config["task_options"]["student_arch"] == sono.arch
+    assert config["student"]["init"] == f"runs/planes/{student_name(sono, 25)}"
+    assert config["student"]["family"] == sono.arch
     hinted = DistillConfig(epochs=40, map_weight=1.0)
     assert student_name(hinted, 25) not in (student_name(base, 25), student_name(base))

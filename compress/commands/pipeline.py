@@ -1,4 +1,4 @@
-"""`fetal-compress pipeline --task planes|biometry --config FILE`: all stages, then the model bundle."""
+"""`fetal-compress pipeline --task planes|biometry --config FILE`: every stage of the recipe, then the bundle."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from compress.pipeline.registry import ORDER
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pipeline", help="distill, prune, export, quantize (each accuracy-gated), write a bundle")
+    p = sub.add_parser("pipeline", help="train, prune, calibrate, export, quantize (each accuracy-gated), write a bundle")
     add_arguments(p)
-    p.set_defaults(func=lambda args: run_command(args, ORDER))
+    p.add_argument("--from", dest="from_stage", choices=ORDER, default=None,
+                   help="start at this stage, reusing the earlier stages' artifacts in the work dir (e.g. after a "
+                        "change to quantisation, without training again)")
+    p.set_defaults(func=lambda args: run_command(args, ORDER, write=True))

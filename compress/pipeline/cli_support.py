@@ -28,7 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
 
 
-def run_command(args: argparse.Namespace, names: tuple[str, ...]) -> int:
+def run_command(args: argparse.Namespace, names: tuple[str, ...], write: bool = False) -> int:
+    """Run `names` (one stage, or the pipeline from --from on); `write`: the bundle too (the pipeline command)."""
     smoke = SMOKE if args.smoke else None
     here = {k: str(Path(v).resolve()) for k, v in (("output", args.output), ("work_dir", args.work_dir)) if v}
     cfg = load_pipeline_config(args.config, smoke, **here)
@@ -36,7 +37,10 @@ def run_command(args: argparse.Namespace, names: tuple[str, ...]) -> int:
         raise ConfigError(f"--task {args.task} conflicts with task {cfg.task!r} in {args.config}; "
                           "use the config made for that task")
     data = require_data_dir(args.data or cfg.data_dir)
-    result = run_stages(cfg, data, names, progress=not args.no_progress, write=names == ORDER)
+    start = getattr(args, "from_stage", None)
+    if start:  # the pipeline from this stage on, reusing the work dir's earlier artifacts; still writes the bundle
+        names = ORDER[ORDER.index(start):]
+    result = run_stages(cfg, data, names, progress=not args.no_progress, write=write)
     summary = {"status": "ok", "stages": [o.to_dict() for o in result.outcomes],
                "report": str(result.report_path), "bundle": str(result.bundle) if result.bundle else None}
     if args.json:

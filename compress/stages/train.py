@@ -18,6 +18,7 @@ from torch import nn
 
 from compress.distill_loss import distillation_loss
 from compress.pipeline.config import sononet_weights
+from compress.pipeline.manifest import git_commit
 from compress.pipeline.registry import STAGES
 from compress.pipeline.workdir import StageOutcome
 from compress.stages.common import StageContext, load_state_into, save_module, torch_predict
@@ -141,6 +142,6 @@ def run(ctx: StageContext) -> StageOutcome:
              "epochs": ctx.cfg.train.epochs, "steps": ctx.cfg.train.epochs * task.steps_per_epoch(ctx.cfg.train.batch_size),
              "teacher": ctx.cfg.teacher.family or ("task teacher" if teacher is not None else None),
              "select": ctx.cfg.train.select, "best_epoch": fitted.best_epoch, "best_score": fitted.best_score,
-             "final_loss": fitted.final_loss if fitted.history else None}
+             "final_loss": fitted.final_loss if fitted.history else None, "git_commit": git_commit(ctx.cfg.base)}
     return StageOutcome("train", info.metric, ref_name, ref, value, task.worse_by(ref, value), ctx.cfg.train.budget,
                         metrics, profile_torch(student, info.input_shape), notes, time.perf_counter() - t0)
