@@ -52,7 +52,7 @@ def bench_task(task_name: str, runs: int, with_metric: bool) -> list[dict]:
     torch.set_num_threads(2)
     cfg = load_pipeline_config(ROOT / "compress" / "configs" / f"{task_name}.yaml")
     work = cfg.work_dir
-    needed = ["teacher.pt", "student.pt", "pruned.pt", "model_int8.onnx"]
+    needed = ["student.pt", "model_int8.onnx"]   # teacher.pt and pruned.pt when the recipe has those stages
     missing = [n for n in needed if not (work / n).is_file()]
     if missing:
         print(f"{task_name}: run `fetal-compress pipeline --config compress/configs/{task_name}.yaml` first "
@@ -62,8 +62,8 @@ def bench_task(task_name: str, runs: int, with_metric: bool) -> list[dict]:
     info = task.info
     tmp = Path(tempfile.mkdtemp())
     models = {k: load_module(work / f) for k, f in (("teacher", "teacher.pt"), ("student", "student.pt"),
-                                                    ("pruned", "pruned.pt"))}
-    if hasattr(task, "load_teacher") and cfg.teacher.checkpoint:  # adapters that cache teacher outputs
+                                                    ("pruned", "pruned.pt")) if (work / f).is_file()}
+    if "teacher" in models and cfg.teacher.checkpoint:  # adapters that cache teacher outputs
         models["teacher"] = task.load_teacher(models["teacher"], cfg.resolve(cfg.teacher.checkpoint))
     shapes = {"teacher": info.teacher_input_shape or info.input_shape, "student": info.input_shape,
               "pruned": info.input_shape, "int8": info.input_shape}
@@ -71,8 +71,9 @@ def bench_task(task_name: str, runs: int, with_metric: bool) -> list[dict]:
     paths["int8"] = work / "model_int8.onnx"
     lat = latency_table(paths, shapes, runs)
     rows = []
-    for k in ("teacher", "student", "pruned", "int8"):
-        params, macs = params_and_macs(models["pruned" if k == "int8" else k], shapes[k])
+    for k in [m for m in ("teacher", "student", "pruned") if m in models] + ["int8"]:
+        params, macs = params_and_macs(models["pruned" if k == "int8" and "pruned" in models else
+                                              "student" if k == "int8" else k], shapes[k])
         metric = None
         if with_metric:
             if k == "teacher":
@@ -97,9 +98,9 @@ def main() -> int:
     if not rows:
         return 1
     print(f"{'task':<9} {'model':<8} {'params':>9} {'MMACs':>9} {'KB':>8} {'median ms':>10} {'p95 ms':>8} "
-          f"{'metric':>22} {'MACs vs teacher':>16} {'speed-up':>9}")
+          f"{'metric':>22} {'MACs vs first':>16} {'speed-up':>9}")
     for r in rows:
-        t = next(x for x in rows if x["task"] == r["task"] and x["model"] == "teacher")
+        t = next(x for x in rows if x["task"] == r["task"])   # the teacher, or the student when there is none
         metric = "-" if r["metric"] is None else f"{r['metric_name']} {r['metric']:.3f}"
         print(f"{r['task']:<9} {r['model']:<8} {r['params']:>9,} {r['macs'] / 1e6:>9.1f} {r['bytes'] / 1024:>8.1f} "
               f"{r['median_ms']:>10.2f} {r['p95_ms']:>8.2f} {metric:>22} {t['macs'] / r['macs']:>15.1f}x "

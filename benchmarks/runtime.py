@@ -3,7 +3,9 @@
 
 Each bundle runs in its own process (so peak RSS is its own), through the real pipeline
 (`ExamRunner`: capture thread, ROI blanking, plane classification + smoothing on every frame, head
-biometry on candidate frames, exam built and stored in SQLite). Frames come from memory so the number
+biometry on candidate frames, exam built and stored in SQLite); the student is also set against SonoNet-16
+(the published network) in the same processes: alone per frame, and end to end with SonoNet-16 run on every
+frame. Frames come from memory so the number
 measures the device's work, not PNG decoding: a "sweep" of real frames when the shared data is there
 (FETAL_PLANES_DB / African non-head frames alternating with runs of HC18 heads with their pixel size),
 else the synthetic sweep. Then each stage is timed alone on the same frames. Run:
@@ -52,7 +54,28 @@ def synthetic_sweep(n: int) -> list[tuple[np.ndarray, float | None]]:
     return [(f.image, f.pixel_spacing_mm) for f in iter(lambda: src.read(1.0), None)]
 
 
-MODES = {"default": {}, "every-cand": {"biometry_interval_s": 0.0, "top_k": 100}}
+EVERY = {"biometry_interval_s": 0.0, "top_k": 100}   # every frame classified, every head candidate measured
+MODES = {"default": {}, "every-cand": EVERY, "every-cand+sononet16": EVERY}
+
+
+def sononet16(data: Path | None, threads: int):  # type: ignore[no-untyped-def]
+    """frame -> SonoNet-16's logits (the published network, exported with the project's exporter), for the
+    student-against-SonoNet-16 comparison in the same process; None without the shared data."""
+    import tempfile
+
+    from compress.nets.sononet import SONONET_INPUT, load_sononet16
+    from compress.stages.common import ort_session
+    from compress.stages.export import export_onnx
+    from edge.manifest import parse_preprocessing
+    from edge.preprocess import preprocess
+
+    npz = (data or Path()) / "peers" / "sononet" / "SonoNet16.npz"
+    if data is None or not npz.is_file():
+        return None
+    path = Path(tempfile.mkdtemp()) / "sononet16.onnx"
+    export_onnx(load_sononet16(npz), (1, 1, *SONONET_INPUT["size"]), path)
+    sess, spec = ort_session(path, threads), parse_preprocessing(SONONET_INPUT)
+    return lambda frame: sess.run(None, {"input": preprocess(frame, spec).tensor})[0]
 
 
 def one(label: str, frames: int, threads: int, data: str | None, mode: str) -> dict:
@@ -83,8 +106,15 @@ def one(label: str, frames: int, threads: int, data: str | None, mode: str) -> d
                         "backend": {"threads": threads, "precision": label}, "store": {"path": "/tmp/fetal_edge_bench.sqlite"}})
     from edge.store import ResultStore
 
+    sononet = sononet16(Path(data) if data else None, threads)
     with ResultStore(f"/tmp/fetal_edge_bench_{label}.sqlite") as store:
         runner = build_runner(cfg, store)
+        clf = runner.planes.classifier
+        if mode.endswith("+sononet16") and sononet is not None:
+            # SonoNet-16 runs on every frame beside the student (whose answers drive the exam, so the head
+            # work is the same): what a SonoNet-16 plane model would cost end to end, within the student's ms
+            student = clf.probabilities
+            clf.probabilities = lambda frame: (sononet(frame), student(frame))[1]
         t0 = time.perf_counter()
         out = runner.run(Replay())
         wall = time.perf_counter() - t0
@@ -96,9 +126,13 @@ def one(label: str, frames: int, threads: int, data: str | None, mode: str) -> d
     # each stage alone on the same frames (median ms)
     sample = [img for img, _ in seq[::7][:60]]
     alone = {}
-    for name, fn in (("frame_check", check_frame), ("roi_detect", detect_roi),
-                     ("plane_model", lambda im: runner.planes.classifier.probabilities(im)),
-                     ("head_segment", lambda im: runner.head.segmenter(im))):
+    stages = [("frame_check", check_frame), ("roi_detect", detect_roi),
+              ("plane_model", lambda im: runner.planes.classifier.probabilities(im)),
+              ("head_segment", lambda im: runner.head.segmenter(im))]
+    if sononet is not None:
+        clf.__dict__.pop("probabilities", None)   # the student alone again
+        stages.append(("sononet16", sononet))
+    for name, fn in stages:
         ts = []
         for im in sample:
             s = time.perf_counter()
@@ -172,15 +206,29 @@ def main() -> None:
     print(f"\nfetal-edge runtime, {rows[0]['input']}, {rows[0]['frames']} frames, onnxruntime CPU, "
           f"{args.threads} intra-op thread(s) per model, capture in its own thread")
     print("mode default: biometry at most every 0.25 s on a new best frame (top 5), the rest at the end;\n"
-          "mode every-cand: biometry on every candidate (brain) frame as it arrives (worst case)")
-    print(f"{'bundle':11s} {'mode':10s} {'fps':>6s} {'planes ms/frame':>15s} {'biometry ms/run':>15s} {'runs':>5s} "
+          "mode every-cand: every frame classified, biometry on every candidate (brain) frame as it arrives;\n"
+          "mode every-cand+sononet16: the same with SonoNet-16 also run on every frame (the student still decides)")
+    print(f"{'bundle':11s} {'mode':22s} {'fps':>6s} {'planes ms/frame':>15s} {'biometry ms/run':>15s} {'runs':>5s} "
           f"{'peak RSS MB':>11s}")
     for r in rows:
-        print(f"{r['bundle']:11s} {r['mode']:10s} {r['fps']:6.1f} {r['planes_ms']:15.2f} "
+        print(f"{r['bundle']:11s} {r['mode']:22s} {r['fps']:6.1f} {r['planes_ms']:15.2f} "
               f"{r['biometry_ms_per_run']:15.1f} {r['biometry_runs']:5d} {r['peak_rss_mb']:11.0f}")
     print("\nstages alone (median ms per frame): " + "; ".join(
         f"{r['bundle']}: " + ", ".join(f"{k} {v:.2f}" for k, v in r["alone_ms"].items())
         for r in rows if r["mode"] == "default"))
+    for r in rows:
+        alone = r["alone_ms"]
+        if r["mode"] == "every-cand" and "sononet16" in alone:
+            print(f"{r['bundle']}: plane model alone, student {alone['plane_model']:.2f} ms vs SonoNet-16 "
+                  f"{alone['sononet16']:.2f} ms a frame (same process): SonoNet-16 / student "
+                  f"{alone['sononet16'] / alone['plane_model']:.1f}x")
+    every = {(r["bundle"], r["mode"]): r["fps"] for r in rows}
+    for p in PRECISIONS:
+        if (p, "every-cand") in every:
+            extra = (f"; with SonoNet-16 on every frame too {every[(p, 'every-cand+sononet16')]:.1f} fps"
+                     if (p, "every-cand+sononet16") in every else "")
+            print(f"{p}: end to end with every frame classified and every head frame measured "
+                  f"{every[(p, 'every-cand')]:.1f} fps{extra}")
     base = {r["mode"]: r["fps"] for r in rows if r["bundle"] == "fp32"}
     for r in rows:
         if r["bundle"] != "fp32" and r["mode"] in base:
