@@ -39,6 +39,7 @@ def test_minimal_config_gets_documented_defaults() -> None:
     assert (cfg.distill.temperature, cfg.quantize.method, cfg.quantize.budget) == (4.0, "nncf", 0.5)
     assert (cfg.train.schedule, cfg.train.select, cfg.student.init, cfg.calibrate.enabled) == \
         ("one_cycle", "last", "scratch", True)
+    assert cfg.quantize.per_tensor_activations is True  # TensorRT quantises activations per tensor only
 
 
 @pytest.mark.parametrize("raw, words", [
@@ -59,6 +60,7 @@ def test_minimal_config_gets_documented_defaults() -> None:
     (with_(distill__alpha="high"), ["distill.alpha", "float"]),
     (with_(quantize__method="tensorrt"), ["quantize.method", "nncf", "ort"]),
     (with_(quantize__min_calibration_frames=500), ["min_calibration_frames", "calibration_frames"]),
+    (with_(quantize__per_tensor_activations="yes"), ["quantize.per_tensor_activations", "bool"]),
     (with_(teacher={}), ["teacher.checkpoint", "teacher.enabled: false"]),
     (with_(teacher={"checkpoint": "t.pt", "train_epochs": 3}), ["conflict"]),
     (with_(distill__feature_weight=1.0), ["feature_layers"]),

@@ -1,5 +1,6 @@
-"""Engine cache: key, sidecar, stale/foreign detection and rebuilds, with the TensorRT build step replaced
-by a function that returns bytes (the TensorRT call itself is tested on a Jetson only, see the skip below)."""
+"""Engine cache: key, sidecar, stale/foreign detection, rebuilds and the INT8 -> FP16 fallback, with the TensorRT
+build step replaced by a function that returns bytes or raises as TensorRT would (the TensorRT calls themselves
+run on a Jetson only, see the skip below; tests/test_trt_calls.py drives them through a stand-in module)."""
 
 from __future__ import annotations
 
@@ -9,54 +10,37 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import onnx
 import pytest
 import yaml
-from onnx import TensorProto, helper
 
-from edge.engines.cache import EngineKey, check_engine, sidecar_path
+from edge.engines.cache import EngineKey, check_engine, failure_path, sidecar_path
 from edge.engines.device import DeviceInfo
 from edge.engines.manager import ensure_engines
-from edge.engines.plan import BuildSpec, engine_for
+from edge.engines.plan import BuildSpec, engine_for, engine_plan, timing_cache_path
 from edge.errors import BackendError, ModelError
-from edge.manifest import MANIFEST_FORMAT, file_entry, load_manifest
+from edge.manifest import file_entry, load_manifest
 from edge.settings.engines import EnginesSettings
+from tests.engine_fixtures import make_bundle, onnx_file
 
 REPO = Path(__file__).resolve().parent.parent
-NANO = DeviceInfo("NVIDIA Tegra X1", (5, 3), "8.2.1")
-ORIN = DeviceInfo("Orin", (8, 7), "8.6.2", dla_cores=2)
-
-
-def onnx_file(path: Path, op: str) -> None:
-    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 1, 4, 4])
-    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 1, 4, 4])
-    g = helper.make_graph([helper.make_node(op, ["input"], ["logits"])], "g", [x], [y])
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-
-
-def make_bundle(root: Path, name: str, with_fp32: bool = True) -> Path:
-    d = root / name
-    d.mkdir(parents=True)
-    onnx_file(d / "model.onnx", "Relu")
-    variants = {"int8": "model.onnx"}
-    if with_fp32:
-        onnx_file(d / "model_fp32.onnx", "Sigmoid")
-        variants["fp32"] = "model_fp32.onnx"
-    files = {p.name: file_entry(p) for p in d.iterdir()}
-    manifest = {"format": MANIFEST_FORMAT, "name": name, "version": "1.0.0", "task": "planes",
-                "model_file": "model.onnx", "files": files, "precision": "int8", "variants": variants,
-                "input": {"name": "input", "shape": [1, 1, 4, 4]}, "output": {"name": "logits", "kind": "class_logits"},
-                "preprocessing": {"size": [4, 4], "normalise": {"mode": "per_image"}}}
-    (d / "manifest.json").write_text(json.dumps(manifest))
-    return d
+NANO = DeviceInfo("NVIDIA Tegra X1", (5, 3), "8.2.1")  # FP16-only GPU (the logic is kept for such GPUs)
+ORIN = DeviceInfo("Orin", (8, 7), "8.6.2", dla_cores=2, sm_count=8, board="NVIDIA Jetson Orin Nano Developer Kit",
+                  l4t="36.3.0", cuda="12.2")
 
 
 class CountingBuilder:
-    def __init__(self) -> None:
+    """Returns engine bytes; `refuse` = {(model, precision): reason} builds raise BackendError as
+    trt_builder.build_engine does when TensorRT refuses the graph."""
+
+    def __init__(self, refuse: dict | None = None) -> None:
         self.specs: list[BuildSpec] = []
+        self.refuse = refuse or {}
 
     def __call__(self, spec: BuildSpec) -> bytes:
         self.specs.append(spec)
+        reason = self.refuse.get((spec.model_name, spec.precision))
+        if reason:
+            raise BackendError(reason)
         return f"engine:{spec.onnx_path.name}:{spec.precision}".encode()
 
 
@@ -70,11 +54,14 @@ def setup(tmp_path: Path):
 
 
 def test_key_changes_with_every_field() -> None:
+    """Issue #26 finding 6: builder settings, L4T/CUDA release, SM count and board are part of the key."""
     k = EngineKey("a" * 64, "8.6.2", "Orin", "8.7", "int8")
-    digests = {k.digest()} | {replace(k, **{f: v}).digest() for f, v in
-                              [("model_sha256", "b" * 64), ("trt_version", "10.3.0"), ("gpu_name", "Xavier"),
-                               ("compute_capability", "7.2"), ("precision", "fp16"), ("dla_core", 0)]}
-    assert len(digests) == 7
+    changes = [("model_sha256", "b" * 64), ("trt_version", "10.3.0"), ("gpu_name", "Xavier"),
+               ("compute_capability", "7.2"), ("precision", "fp16"), ("dla_core", 0), ("sm_count", 16),
+               ("board", "NVIDIA Jetson AGX Orin Developer Kit"), ("l4t", "36.4.3"), ("cuda", "12.6"),
+               ("workspace_bytes", 256 << 20), ("optimization_level", 5), ("gpu_fallback", False)]
+    digests = {k.digest()} | {replace(k, **{f: v}).digest() for f, v in changes}
+    assert len(digests) == len(changes) + 1
     assert k.file_name("head-seg").startswith("head-seg-int8-") and replace(k, dla_core=1).file_name("x").startswith("x-int8-dla1-")
 
 
@@ -163,12 +150,12 @@ def test_cli_dry_run_plans_without_tensorrt(setup, tmp_path: Path) -> None:
     cfg = tmp_path / "device.yaml"
     cfg.write_text(yaml.safe_dump({"engines": {"cache_dir": settings.cache_dir, "models_dir": str(models)}}))
     proc = subprocess.run([sys.executable, "-m", "edge", "build-engines", "--config", str(cfg), "--dry-run",
-                           "--assume-device", "NVIDIA Tegra X1,5.3,8.2.1", "--json"],
+                           "--assume-device", "Xavier,7.2,8.5.2", "--json"],
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert [(e["model"], e["precision"], e["action"]) for e in out["engines"]] == \
-        [("head-seg", "fp16", "planned"), ("plane-cls", "fp16", "planned")]
+        [("head-seg", "int8", "planned"), ("plane-cls", "int8", "planned")]
     assert not Path(settings.cache_dir).exists(), "a dry run writes nothing"
     proc = subprocess.run([sys.executable, "-m", "edge", "build-engines", "--config", str(cfg),
                            "--assume-device", "Orin,8.7,8.6.2"], capture_output=True, text=True, cwd=REPO, timeout=120)
@@ -195,3 +182,75 @@ def test_tensorrt_backend_without_tensorrt_says_where_engines_come_from(setup) -
     _, models = setup
     with pytest.raises(BackendError, match="TensorRT is not installed.*onnxruntime"):
         create_backend(load_manifest(models / "head-seg"), "tensorrt")
+
+
+def test_int8_failure_falls_back_to_fp16_and_other_models_still_build(setup, caplog) -> None:
+    """Issue #26 finding 1: an INT8 build TensorRT refuses (head-seg 1.3.0's per-axis activation Q/DQ) must not
+    stop the other models, and must leave the model an FP16 engine from the float graph, reason logged."""
+    settings, models = setup
+    build = CountingBuilder({("head-seg", "int8"): "TensorRT 8.6.2 cannot parse model.onnx: Q/DQ per-channel "
+                                                   "activation"})
+    statuses = {s.model: s for s in ensure_engines(settings, ORIN, build, models)}
+    head, plane = statuses["head-seg"], statuses["plane-cls"]
+    assert (plane.action, plane.precision) == ("built", "int8")
+    assert (head.action, head.precision, head.fallback_from) == ("built", "fp16", "int8")
+    assert "per-channel activation" in head.reason and "per-channel activation" in caplog.text
+    assert [s.onnx_path.name for s in build.specs if s.model_name == "head-seg"] == ["model.onnx", "model_fp32.onnx"]
+    int8 = engine_plan(load_manifest(models / "head-seg"), settings, ORIN)[0]
+    assert failure_path(int8.engine_path).is_file()
+    # next start: the failed INT8 build is not retried for the same key, the FP16 engine is reused
+    again = {s.model: s for s in ensure_engines(settings, ORIN, build, models)}
+    assert (again["head-seg"].action, again["head-seg"].precision) == ("cached", "fp16")
+    assert "failed earlier" in again["head-seg"].reason and len(build.specs) == 3
+    # a new TensorRT is a new key: INT8 is tried again, and its success removes the fallback engine
+    newer = {s.model: s for s in ensure_engines(settings, replace(ORIN, trt_version="10.3.0"), CountingBuilder(),
+                                                 models)}
+    assert (newer["head-seg"].action, newer["head-seg"].precision) == ("built", "int8")
+    assert sorted(p.name.split("-")[2] for p in (models.parent / "cache").glob("head-seg-*.engine")) == ["int8"]
+
+
+def test_a_model_without_any_engine_is_reported_and_the_others_build(setup, tmp_path: Path) -> None:
+    settings, models = setup
+    (models / "head-seg" / "model_fp32.onnx").write_bytes(b"damaged")  # bundle fails its sha256 check
+    statuses = {s.model: s for s in ensure_engines(settings, ORIN, CountingBuilder(), models)}
+    assert statuses["head-seg"].action == "failed" and "model_fp32.onnx" in statuses["head-seg"].reason
+    assert statuses["plane-cls"].action == "built"
+    both = CountingBuilder({("plane-cls", "int8"): "no", ("plane-cls", "fp16"): "also no"})
+    failed = {s.model: s for s in ensure_engines(replace(settings, cache_dir=str(tmp_path / "c2")), ORIN, both,
+                                                  models)}["plane-cls"]
+    assert failed.action == "failed" and not failed.ok and "no" in failed.reason and "also no" in failed.reason
+
+
+@pytest.mark.parametrize("other", [
+    replace(ORIN, board="NVIDIA Jetson AGX Orin Developer Kit", sm_count=16),  # same GPU name and SM 8.7
+    replace(ORIN, board="NVIDIA Jetson Orin NX Engineering Reference Developer Kit"),  # Orin NX 16GB: 8 SMs too
+    replace(ORIN, l4t="36.4.3", cuda="12.6"),
+])
+def test_engine_from_another_orin_or_jetpack_is_stale(setup, other: DeviceInfo) -> None:
+    """Issue #26 finding 6: every Orin reports the same name and compute capability, so an engine copied from an
+    AGX Orin passed as valid on an Orin Nano; the board, SM count and L4T/CUDA release now tell them apart."""
+    settings, models = setup
+    ensure_engines(settings, other, CountingBuilder(), models)
+    spec = engine_for(load_manifest(models / "head-seg"), settings, ORIN)
+    copied = engine_for(load_manifest(models / "head-seg"), settings, other).engine_path
+    spec.engine_path.write_bytes(copied.read_bytes())
+    sidecar_path(spec.engine_path).write_text(sidecar_path(copied).read_text())
+    assert check_engine(spec.engine_path, spec.key).startswith("stale engine")
+
+
+def test_builder_settings_are_in_the_key(setup) -> None:
+    settings, models = setup
+    m = load_manifest(models / "head-seg")
+    base = engine_for(m, settings, ORIN).key
+    for change in ({"workspace_mb": 256}, {"builder_optimization_level": 5}, {"dla_core": 0},
+                   {"dla_core": 0, "gpu_fallback": False}):
+        assert engine_for(m, replace(settings, **change), ORIN).key != base, change
+
+
+def test_timing_cache_is_per_tensorrt_version_and_gpu() -> None:
+    """ITimingCache docs: a cache combines only with one "generated by a TensorRT build of exact same version"."""
+    a = timing_cache_path("/var/lib/fetal-edge/engines/timing.cache", ORIN)
+    assert a.parent == Path("/var/lib/fetal-edge/engines") and "trt8.6.2" in a.name and a.suffix == ".cache"
+    assert timing_cache_path("/x/timing.cache", replace(ORIN, trt_version="10.3.0")).name != a.name
+    assert timing_cache_path("/x/timing.cache", replace(ORIN, board="AGX")).name != a.name
+    assert timing_cache_path(None, ORIN) is None

@@ -1,4 +1,5 @@
-"""ONNX checks for TensorRT 8.6: opset, operators, static shapes, int8-only QDQ, output tolerance."""
+"""ONNX checks for the TensorRT releases of the supported JetPacks: opset and operators per release, static
+shapes, int8-only QDQ with per-tensor activations, output tolerance. Sources: compress/trt_targets.py."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from compress.onnx_checks import TOLERANCE, TRT86_OPS, check_onnx, compare_outputs
+from compress.onnx_checks import TOLERANCE, check_onnx, compare_outputs
 from compress.stages.export import export_onnx
 from compress.stages.quantize import quantize_nncf, quantize_ort, to_int8_zero_points
+from compress.trt_targets import TRT82_OPS, TRT85_OPS, TRT86_OPS
 from edge.errors import ModelError
 
 
@@ -48,8 +50,8 @@ def test_exported_fp32_model_passes(fp32: Path) -> None:
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    ({"opset": 18}, ["opset 18 > 17"]),
-    ({"op": "NonZero"}, ["NonZero", "not parsed by TensorRT 8.6"]),
+    ({"opset": 18}, ["opset 18 > 17", "TensorRT 8.5 (JetPack 5.1)"]),
+    ({"op": "NonZero"}, ["NonZero", "not parsed by TensorRT 8.5"]),
     ({"op": "Reciprocal"}, ["Reciprocal"]),
     ({"dims": ["batch", 4]}, ["dynamic shape", "batch"]),
 ])
@@ -119,3 +121,77 @@ def test_compare_outputs_tolerance_per_precision() -> None:
     assert compare_outputs(ref, ref + 0.5, "int8") == pytest.approx(0.125)
     with pytest.raises(ModelError, match="shape"):
         compare_outputs(ref, ref[:, :2], "fp32")
+
+
+def test_opset_limit_follows_each_parser(tmp_path: Path) -> None:
+    """onnx-tensorrt docs/operators.md: 8.2 "up to Opset 13", 8.5/8.6 "up to Opset 17", 10.x "opset 9 to 20"."""
+    m17 = tiny_graph(tmp_path / "m17.onnx", opset=17)
+    assert check_onnx(m17).ok
+    assert any("opset 17 > 13" in p and "JetPack 4.6" in p for p in check_onnx(m17, ("8.2",)).problems)
+    m19 = tiny_graph(tmp_path / "m19.onnx", opset=19)
+    assert check_onnx(m19, ("10.3",)).ok
+    assert "TensorRT 8.6 (JetPack 6.0)" in "; ".join(check_onnx(m19).problems)
+
+
+def test_operator_lists_per_release(tmp_path: Path) -> None:
+    assert TRT82_OPS < TRT85_OPS < TRT86_OPS
+    m = tiny_graph(tmp_path / "hs.onnx", op="HardSwish")
+    assert check_onnx(m, ("8.5", "8.6")).ok
+    assert "not parsed by TensorRT 8.2" in "; ".join(check_onnx(m, ("8.2",)).problems)
+
+
+def qdq_graph(path: Path, scale: np.ndarray, axis: int, on_weight: bool) -> Path:
+    """x -> Q -> DQ -> Relu, the Q/DQ pair on the activation x or (on_weight) on a constant weight added to x."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 2, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 2, 2])
+    inits = [numpy_helper.from_array(scale.astype(np.float32), "s"),
+             numpy_helper.from_array(np.zeros(scale.shape, np.int8), "zp")]
+    src = "x"
+    if on_weight:
+        inits.append(numpy_helper.from_array(np.ones((1, 4, 2, 2), np.float32), "w"))
+        src = "w"
+    nodes = [helper.make_node("QuantizeLinear", [src, "s", "zp"], ["q"], axis=axis, name="q"),
+             helper.make_node("DequantizeLinear", ["q", "s", "zp"], ["dq"], axis=axis, name="dq")]
+    nodes.append(helper.make_node("Add", ["x", "dq"], ["y"]) if on_weight else helper.make_node("Relu", ["dq"], ["y"]))
+    g = helper.make_graph(nodes, "g", [x], [y], initializer=inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_per_axis_activation_qdq_is_refused_weights_may_be_per_channel(tmp_path: Path) -> None:
+    """Issue #26 finding 1: the shipped head-seg 1.3.0 carried axis=1 activation Q/DQ after each Resize, which
+    the old checks passed. TensorRT (NvInfer.h, IQuantizeLayer): "Per-channel quantization is supported only
+    for weight inputs. Thus, Activations cannot be quantized per-channel."; NVIDIA/TensorRT#1040 (maintainer):
+    per-tensor for activations, per-channel for weights."""
+    per_axis = check_onnx(qdq_graph(tmp_path / "a.onnx", np.full(4, 0.1), 1, on_weight=False))
+    text = "; ".join(per_axis.problems)
+    assert "quantises activation 'x' per axis (axis 1, 4 scales)" in text and "per_tensor_activations" in text
+    assert check_onnx(qdq_graph(tmp_path / "t.onnx", np.array(0.1), 1, on_weight=False)).ok
+    assert check_onnx(qdq_graph(tmp_path / "w.onnx", np.full(4, 0.1), 1, on_weight=True)).ok
+
+
+class UpDepthwise(nn.Module):
+    """The head-seg decoder's pattern: Resize, then a depthwise convolution on the resized activation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.enc = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.pw = nn.Conv2d(8, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pw(torch.relu(self.dw(self.up(self.enc(x)))))
+
+
+def test_nncf_per_tensor_activation_option(tmp_path: Path) -> None:
+    """NNCF's default quantises a depthwise convolution's input per channel (what made head-seg 1.3.0
+    unbuildable); quantize.per_tensor_activations gives it one scale, and the graph passes the checks."""
+    fp32 = export_onnx(UpDepthwise().eval(), (1, 1, 32, 32), tmp_path / "fp32.onnx")
+    old = quantize_nncf(fp32, tmp_path / "old.onnx", frames(), [], per_tensor_activations=False)
+    to_int8_zero_points(old)
+    assert any("per axis" in p for p in check_onnx(old).problems)
+    new = quantize_nncf(fp32, tmp_path / "new.onnx", frames(), [])
+    to_int8_zero_points(new)
+    assert check_onnx(new).ok, check_onnx(new).problems

@@ -29,8 +29,10 @@ def _stages(cfg: PipelineConfig) -> list[tuple[str, str]]:
                                      "its gate allows (report: ratio kept)"))
     if cfg.calibrate.enabled:
         out.append(("post-processing calibrated", "post-processing calibrated on validation data"))
+    acts = "per-tensor activations" if cfg.quantize.per_tensor_activations else "activation scales as NNCF chose"
     return out + [("INT8 PTQ", "ONNX export (opset 17), INT8 post-training quantisation to an explicit QDQ graph "
-                               "(symmetric, int8 zero points, per-channel weights) calibrated on real training frames")]
+                               f"(symmetric, int8 zero points, per-channel weights, {acts}) calibrated on real "
+                               "training frames")]
 
 
 def stages_run(cfg: PipelineConfig) -> list[str]:

@@ -89,6 +89,7 @@ class QuantizeSettings:
     min_calibration_frames: int = 16
     max_float_layers: int = 4
     budget: float = 0.5  # INT8 vs FP32 ONNX
+    per_tensor_activations: bool = True  # one scale per activation tensor: all TensorRT accepts
 
 
 @dataclass(frozen=True)
@@ -219,11 +220,13 @@ def _export(d: Any) -> ExportSettings:
 
 def _quantize(d: Any) -> QuantizeSettings:
     s = "quantize"
-    d = check_keys(d, s, {"method", "calibration_frames", "min_calibration_frames", "max_float_layers", "budget"})
+    d = check_keys(d, s, {"method", "calibration_frames", "min_calibration_frames", "max_float_layers", "budget",
+                          "per_tensor_activations"})
     q = QuantizeSettings(typed(d, s, "method", str, "nncf", choices=("nncf", "ort")),
                          typed(d, s, "calibration_frames", int, 128, lo=1, hi=100_000),
                          typed(d, s, "min_calibration_frames", int, 16, lo=1),
-                         typed(d, s, "max_float_layers", int, 4, lo=0, hi=100), _budget(d, s, 0.5))
+                         typed(d, s, "max_float_layers", int, 4, lo=0, hi=100), _budget(d, s, 0.5),
+                         typed(d, s, "per_tensor_activations", bool, True))
     if q.min_calibration_frames > q.calibration_frames:
         raise ConfigError(f"quantize.min_calibration_frames ({q.min_calibration_frames}) exceeds "
                           f"quantize.calibration_frames ({q.calibration_frames})")

@@ -1,8 +1,12 @@
 """Stage 4, quantize: INT8 post-training quantisation of the FP32 ONNX into an explicit QDQ graph that
-TensorRT accepts (symmetric, int8 zero points = 0, per-channel weights), calibrated on real frames.
+TensorRT accepts (symmetric, int8 zero points = 0, per-channel weights, per-tensor activations), calibrated on
+real frames.
 
 NNCF first (symmetric preset; its uint8 zero points are rewritten to int8 0); onnxruntime `quantize_static`
-(QDQ, QInt8/QInt8, symmetric) as the alternative. If INT8 loses more than the budget, the layer whose output
+(QDQ, QInt8/QInt8, symmetric) as the alternative. `quantize.per_tensor_activations` (default true) makes NNCF
+give every activation one scale: its CPU hardware config otherwise quantises the input of a depthwise
+convolution per channel (head-seg 1.3.0 shipped four such Q/DQ pairs after its Resize layers), which TensorRT
+refuses. onnxruntime's `per_channel` applies to weights only, so its activations are always per tensor. If INT8 loses more than the budget, the layer whose output
 error grows most is left in float and quantisation is redone, up to `max_float_layers` (reported).
 """
 
@@ -22,22 +26,28 @@ from edge.errors import InputError, ModelError
 QUANTIZABLE = ("Conv", "Gemm", "MatMul", "ConvTranspose")
 
 
-def quantize_nncf(src: Path, dst: Path, frames: np.ndarray, exclude: list[str]) -> Path:
+def quantize_nncf(src: Path, dst: Path, frames: np.ndarray, exclude: list[str],
+                  per_tensor_activations: bool = True) -> Path:
     import nncf
     import onnx
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, QuantizationParameters
 
     model = onnx.load(str(src))
     name = model.graph.input[0].name
     data = nncf.Dataset([frames[i:i + 1] for i in range(len(frames))], lambda x: {name: x})
     # PERFORMANCE = symmetric weights (per-channel for Conv/Gemm) and symmetric activations. NNCF 3.4 refuses
     # signedness_to_force for ONNX, so unsigned activations come out as uint8: see to_int8_zero_points.
+    advanced = AdvancedQuantizationParameters(
+        activations_quantization_params=QuantizationParameters(per_channel=False)) if per_tensor_activations else None
     q = nncf.quantize(model, data, preset=nncf.QuantizationPreset.PERFORMANCE, subset_size=len(frames),
-                      ignored_scope=nncf.IgnoredScope(names=exclude) if exclude else None)
+                      ignored_scope=nncf.IgnoredScope(names=exclude) if exclude else None,
+                      advanced_parameters=advanced)
     onnx.save(q, str(dst))
     return dst
 
 
-def quantize_ort(src: Path, dst: Path, frames: np.ndarray, exclude: list[str]) -> Path:
+def quantize_ort(src: Path, dst: Path, frames: np.ndarray, exclude: list[str],
+                 per_tensor_activations: bool = True) -> Path:
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -147,7 +157,7 @@ def run(ctx: StageContext) -> StageOutcome:
     dst, excluded, attempts = ctx.work.path("quantize"), [], []
     with ctx.bar(cfg.max_float_layers + 1, "quantize") as bar:
         while True:
-            METHODS[cfg.method](fp32, dst, calib.frames, excluded)
+            METHODS[cfg.method](fp32, dst, calib.frames, excluded, cfg.per_tensor_activations)
             rewritten = to_int8_zero_points(dst)
             check_onnx(dst).raise_if_failed()
             metrics = task.evaluate(ort_predict(dst))
@@ -164,7 +174,7 @@ def run(ctx: StageContext) -> StageOutcome:
     best = max(attempts, key=lambda a: a[info.metric] if info.higher_is_better else -a[info.metric])
     if worse > cfg.budget and best["float_layers"] != excluded:  # greedy is not monotonic: keep the best try
         excluded = list(best["float_layers"])
-        METHODS[cfg.method](fp32, dst, calib.frames, excluded)
+        METHODS[cfg.method](fp32, dst, calib.frames, excluded, cfg.per_tensor_activations)
         rewritten = to_int8_zero_points(dst)
         check_onnx(dst).raise_if_failed()
         metrics = task.evaluate(ort_predict(dst))
@@ -176,7 +186,8 @@ def run(ctx: StageContext) -> StageOutcome:
     profile = {"onnx_bytes": dst.stat().st_size, **onnx_latency_ms(dst, info.input_shape)}
     return StageOutcome("quantize", info.metric, "export", reference, metrics[info.metric], worse, cfg.budget,
                         metrics, profile,
-                        {"method": cfg.method, "float_layers": excluded, "attempts": attempts,
+                        {"method": cfg.method, "per_tensor_activations": cfg.per_tensor_activations,
+                         "float_layers": excluded, "attempts": attempts,
                          "zero_point_rewrites": rewritten, "max_rel_output_error_vs_fp32": err,
                          "calibration_frames": int(len(calib.frames)), "calibration_sha256": calib.sha256},
                         time.perf_counter() - t0)

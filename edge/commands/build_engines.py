@@ -1,17 +1,22 @@
 """`fetal-edge build-engines --config firmware_configs/DEVICE.yaml`: a TensorRT engine per installed model.
 
-Valid cached engines are kept; missing, stale or foreign ones are (re)built. `--dry-run` prints the plan
+Valid cached engines are kept; missing, stale or foreign ones are (re)built; each model on its own, an INT8
+build that fails falling back to FP16 from the float graph (reason printed). Exit 0 when every model has an
+engine, 5 when one has none (`fetal-edge run` then runs that model on onnxruntime). `--dry-run` prints the plan
 without building (with `--assume-device "NAME,CC,TRT"` it runs without TensorRT, e.g. on a workstation).
+The container entrypoint runs this at every start: it is quick when the engines are valid.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from edge.config import load_config
 from edge.engines.device import DeviceInfo, check_trt_version, parse_compute_capability
-from edge.errors import ConfigError
+from edge.engines.jetson import jetpack_of
+from edge.errors import BackendError, ConfigError
 
 
 def assumed_device(text: str) -> DeviceInfo:
@@ -39,16 +44,28 @@ def run(args: argparse.Namespace) -> int:
         device = trt_builder.probe_device()
         build = None if args.dry_run else trt_builder.build_engine
     statuses = ensure_engines(settings, device, build, MODELS_DIR, force=args.force)
+    failed = [s.model for s in statuses if not s.ok]
     if args.json:
-        print(json.dumps({"status": "ok", "device": {"gpu": device.gpu_name, "compute_capability": device.cc_text,
-                                                      "tensorrt": device.trt_version},
+        print(json.dumps({"status": "failed" if failed else "ok", "device": device_dict(device),
                           "engines": [s.to_dict() for s in statuses]}))
     else:
-        print(f"{device.gpu_name} (SM {device.cc_text}), TensorRT {device.trt_version}")
+        print(f"{device.gpu_name} (SM {device.cc_text}, {device.sm_count} SMs) on {device.board}, TensorRT "
+              f"{device.trt_version}, CUDA {device.cuda}, L4T {device.l4t} (JetPack {jetpack_of(device.l4t)})")
         for s in statuses:
+            how = f"{s.action} (fallback from {s.fallback_from})" if s.fallback_from else s.action
             why = f" ({s.reason})" if s.reason else ""
-            print(f"  {s.model:<14} {s.precision:<5} {s.action:<8} {s.engine}{why}")
+            print(f"  {s.model:<14} {s.precision:<5} {how:<8} {s.engine or '-'}{why}")
+    if failed:
+        print(f"no TensorRT engine for {', '.join(failed)} (reasons above); `fetal-edge run` runs "
+              f"{'it' if len(failed) == 1 else 'them'} on onnxruntime (CPU) until one builds", file=sys.stderr)
+        return BackendError.exit_code
     return 0
+
+
+def device_dict(device: DeviceInfo) -> dict[str, object]:
+    return {"gpu": device.gpu_name, "compute_capability": device.cc_text, "sm_count": device.sm_count,
+            "dla_cores": device.dla_cores, "board": device.board, "tensorrt": device.trt_version,
+            "cuda": device.cuda, "l4t": device.l4t, "jetpack": jetpack_of(device.l4t)}
 
 
 def register(sub: argparse._SubParsersAction) -> None:

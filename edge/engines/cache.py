@@ -1,8 +1,11 @@
-"""Engine cache: key, file names, sidecar metadata, and the stale / foreign engine check.
+"""Engine cache: key, file names, sidecar metadata, failure records, and the stale / foreign engine check.
 
-An engine is only valid for the exact model file, TensorRT version, GPU (name + compute capability),
-precision and DLA core it was built for. Each engine `<name>-<precision>-<digest>.engine` has a sidecar
-`.json` holding that key and the engine's own sha256; anything that does not match is rebuilt, never loaded.
+An engine is only valid for the exact graph file, TensorRT version, GPU (name, compute capability, SM count),
+board model, L4T and CUDA release, precision, DLA core and builder settings (workspace, optimisation level,
+GPU fallback) it was built with. Each engine `<name>-<precision>-<digest>.engine` has a sidecar `.json`
+holding that key and the engine's own sha256; anything that does not match is rebuilt, never loaded. A build
+that failed leaves `<name>-<precision>-<digest>.failed.json` (the reason), so the next start goes straight to
+the fallback instead of failing the same build again; a new key (new model, TensorRT or setting) retries.
 """
 
 from __future__ import annotations
@@ -14,9 +17,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from edge.errors import BackendError
 from edge.manifest import sha256_of
 
-SIDECAR_FORMAT = "fetal-edge-engine/1"
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+class NoEngineError(BackendError):
+    """No valid engine of a model's plan is in the cache (never built here, stale, or every build failed)."""
+
+SIDECAR_FORMAT = "fetal-edge-engine/2"  # /1 keys lacked the board, SM count, L4T/CUDA and builder settings
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,13 @@ class EngineKey:
     compute_capability: str
     precision: str
     dla_core: int | None = None
+    sm_count: int = 0
+    board: str = "unknown"
+    l4t: str = "unknown"
+    cuda: str = "unknown"
+    workspace_bytes: int = 0
+    optimization_level: int | None = None
+    gpu_fallback: bool = True
 
     def digest(self) -> str:
         blob = json.dumps(asdict(self), sort_keys=True).encode()
@@ -39,6 +56,27 @@ class EngineKey:
 
 def sidecar_path(engine: Path) -> Path:
     return engine.with_suffix(".json")
+
+
+def failure_path(engine: Path) -> Path:
+    return engine.with_suffix(".failed.json")
+
+
+def record_failure(engine: Path, key: EngineKey, reason: str) -> None:
+    engine.parent.mkdir(parents=True, exist_ok=True)
+    failure_path(engine).write_text(json.dumps({"format": SIDECAR_FORMAT, "key": asdict(key), "reason": reason},
+                                               indent=2, sort_keys=True), encoding="utf-8")
+
+
+def recorded_failure(engine: Path, key: EngineKey) -> str | None:
+    """The reason an earlier build of exactly this key failed, or None."""
+    try:
+        meta = json.loads(failure_path(engine).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if isinstance(meta, dict) and meta.get("key") == asdict(key):
+        return str(meta.get("reason") or "unknown reason")
+    return None
 
 
 def write_engine(engine: Path, data: bytes, key: EngineKey, extra: dict[str, Any]) -> Path:
@@ -78,6 +116,10 @@ def check_engine(engine: Path, key: EngineKey) -> str | None:
     return None
 
 
-def stale_engines(cache_dir: Path, model_name: str, keep: Path) -> list[Path]:
-    """Other engines of this model in the cache (older model versions, other precisions)."""
-    return sorted(p for p in Path(cache_dir).glob(f"{model_name}-*.engine") if p != keep)
+def stale_files(cache_dir: Path, model_name: str, keep: list[Path]) -> list[Path]:
+    """Other engines, sidecars and failure records of this model in the cache (older model versions, other
+    precisions or keys), apart from the files of the engines in `keep`."""
+    kept = {f for e in keep for f in (e, sidecar_path(e), failure_path(e))}
+    mine = [p for p in Path(cache_dir).glob(f"{model_name}-*")
+            if p.name[len(model_name) + 1:].split("-")[0].split(".")[0] in PRECISIONS]
+    return sorted(p for p in mine if p not in kept and p.is_file())

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from edge.errors import BackendError
 
-MIN_TRT, MAX_TRT_MAJOR = (8, 2), 10  # JetPack 4.6 (Nano) ships 8.2; JetPack 5 ships 8.5; JetPack 6 ships 8.6/10.x
+# JetPack 5.1.x ships TensorRT 8.5.2, JetPack 6.0 8.6.2, JetPack 6.1/6.2 10.3. JetPack 4.6 (8.2) is not supported:
+# its Python 3.6 cannot run edge/ (docs/device.md).
+MIN_TRT, MAX_TRT_MAJOR = (8, 5), 10
 # SM versions with fast INT8 (DP4A / tensor cores) that TensorRT uses: Pascal desktop 6.1, Volta/Xavier 7.x,
 # Turing 7.5, Ampere/Orin 8.x, Ada/Hopper 8.9/9.0. Not: Maxwell (Nano 5.3), Pascal 6.0, Jetson TX2 (6.2).
 NO_FAST_INT8 = {(5, 0), (5, 2), (5, 3), (6, 0), (6, 2)}
@@ -29,7 +31,7 @@ def parse_version(text: str) -> tuple[int, ...]:
 def check_trt_version(version: str) -> tuple[int, ...]:
     v = parse_version(version)
     if v[:2] < MIN_TRT or v[0] > MAX_TRT_MAJOR or v[0] == 9:
-        raise BackendError(f"TensorRT {version} is not supported; supported: 8.2-8.6 and 10.x (JetPack 4.6-6)")
+        raise BackendError(f"TensorRT {version} is not supported; supported: 8.5-8.6 and 10.x (JetPack 5.1-6.2)")
     return v
 
 
@@ -57,6 +59,10 @@ class DeviceInfo:
     compute_capability: tuple[int, int]
     trt_version: str
     dla_cores: int = 0
+    sm_count: int = 0          # every Orin reports the same name and SM 8.7; the SM count and board tell them apart
+    board: str = "unknown"     # /proc/device-tree/model
+    l4t: str = "unknown"       # Jetson Linux release (/etc/nv_tegra_release), pins the JetPack
+    cuda: str = "unknown"      # CUDA driver version, e.g. '12.6'
 
     @property
     def cc_text(self) -> str:

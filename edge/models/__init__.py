@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,11 +10,13 @@ from typing import Any
 import numpy as np
 
 from edge.backends import Backend, create_backend
+from edge.engines.cache import NoEngineError
 from edge.errors import ModelError
 from edge.manifest import Manifest, load_manifest
 from edge.preprocess import ModelInput, preprocess
 
 MODELS_DIR = Path(__file__).resolve().parent
+log = logging.getLogger(__name__)
 
 
 def shipped_model_dir(name: str) -> Path:
@@ -56,4 +59,10 @@ def load_model(name_or_dir: str | Path, backend: str = "onnxruntime", precision:
     model.onnx); None runs the bundle's model_file. The returned manifest (hence every ModelRef made from
     it) names the graph that runs; a bundle without that variant is a ModelError naming the ones it has."""
     manifest = load_manifest(resolve_model_dir(name_or_dir), verify=True).variant(precision)
-    return LoadedModel(manifest, create_backend(manifest, backend, **options))
+    try:
+        runner = create_backend(manifest, backend, **options)
+    except NoEngineError as exc:  # TensorRT without an engine for this model: run, slower, rather than stop
+        log.warning("%s; running %s on onnxruntime (CPU, float graph) until an engine is built", exc, manifest.name)
+        runner = create_backend(manifest.variant("auto"), "onnxruntime")
+    # the backend's manifest names the graph that runs (a TensorRT FP16 fallback engine: the float graph)
+    return LoadedModel(runner.manifest, runner)

@@ -35,13 +35,25 @@ def check_cross_sections(cfg: Config) -> None:
                           "NVIDIA GPU; use backend.name onnxruntime")
 
 
+def backend_options(cfg: Config) -> dict:
+    """Keyword options of each model's backend: the `engines` settings for TensorRT; threads and provider for
+    onnxruntime, plus, for its GPU providers, where they cache engines (under engines.cache_dir)."""
+    be, engines = cfg.section("backend"), cfg.section("engines")
+    if be.name == "tensorrt":
+        return {"engines": engines}
+    options = be.options()
+    if be.device != "cpu":
+        options["cache_dir"] = str(Path(engines.cache_dir) / "onnxruntime")
+    return options
+
+
 def build_runner(cfg: Config, store: object | None, user_spacing_mm: float | None = None,
                  record: str | Path | None = None, given_mm: dict[str, float] | None = None,
                  pregnancy: Pregnancy | None = None) -> ExamRunner:
     check_cross_sections(cfg)
     be = cfg.section("backend")
     p = cfg.section("pipeline")
-    options = {"engines": cfg.section("engines")} if be.name == "tensorrt" else be.options()
+    options = backend_options(cfg)
     planes, head = PlaneStage(p, be, options), HeadStage(p, be, options)
     recorder = Recorder(record) if record else None
     return ExamRunner(cfg, planes, head, store, user_spacing_mm, recorder, given_mm, pregnancy)
