@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 EDGE_PY := $(EDGE_VENV)/bin/python
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test venv edge-venv mosquitto clean bench
+.PHONY: demo test test-device venv edge-venv mosquitto clean bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,31 @@ demo: edge-venv
 
 test: venv mosquitto
 	$(PY) -m pytest -q
+	$(MAKE) test-device
+
+# The device tests (every test module that needs only edge/'s dependencies, tests/device_selection.py) under
+# the Pythons the supported JetPacks ship: 3.8 (JetPack 5.1) and 3.10 (JetPack 6), pinned in .ci/constraints-*.
+PY38 ?= $(HOME)/.pyenv/versions/3.8.18/bin/python3.8
+PY310 ?= $(HOME)/.pyenv/versions/3.10.13/bin/python3.10
+DEVICE_PYS ?= 38 310
+
+.venv-py%/.installed: pyproject.toml .ci/constraints-py%.txt
+	$(PY$*) -m venv .venv-py$*
+	.venv-py$*/bin/python -m pip install -q --upgrade "pip<25"
+	.venv-py$*/bin/python -m pip install -q -c .ci/constraints-py$*.txt -e '.[dicom]' pytest pytest-timeout onnx
+	touch $@
+
+test-device: mosquitto
+	@for v in $(DEVICE_PYS); do \
+	  py=$$($(MAKE) -s print-py$$v); \
+	  if [ ! -x "$$py" ]; then echo "test-device: SKIPPED Python py$$v: $$py not found (set PY$$v=/path/to/python)"; continue; fi; \
+	  $(MAKE) -s .venv-py$$v/.installed || exit 1; \
+	  echo "device tests, $$(.venv-py$$v/bin/python --version)"; \
+	  FETAL_EDGE_DEVICE_TESTS=1 .venv-py$$v/bin/python -m pytest -q -p no:cacheprovider || exit 1; \
+	done
+
+print-py%:
+	@echo $(PY$*)
 
 bench: venv
 	$(PY) benchmarks/runtime.py
@@ -41,4 +66,4 @@ bench: venv
 	$(PY) benchmarks/sync.py
 
 clean:
-	rm -rf $(VENV) $(EDGE_VENV) build *.egg-info
+	rm -rf $(VENV) $(EDGE_VENV) .venv-py38 .venv-py310 build *.egg-info

@@ -51,9 +51,9 @@ def test_presets_are_parsed_and_checked() -> None:
 
 
 @pytest.mark.parametrize("raw, message", [
-    ({"device": {"class": "jetson-nano", "fp16_only": True}, "backend": {"name": "tensorrt", "precision": "int8"}},
+    ({"device": {"class": "xavier-nx", "fp16_only": True}, "backend": {"name": "tensorrt", "precision": "int8"}},
      r"backend.precision = 'int8' conflicts with device.fp16_only = true"),
-    ({"device": {"class": "jetson-nano", "fp16_only": True}, "backend": {"name": "tensorrt", "precision": "fp16"},
+    ({"device": {"class": "xavier-nx", "fp16_only": True}, "backend": {"name": "tensorrt", "precision": "fp16"},
       "engines": {"precision": "int8"}}, r"engines.precision = 'int8' conflicts with device.fp16_only = true"),
     ({"device": {"class": "cpu-laptop"}, "backend": {"name": "tensorrt"}},
      r"backend.name = 'tensorrt' conflicts with device.class = 'cpu-laptop'"),

@@ -15,8 +15,8 @@ from edge.pipeline.app import check_cross_sections
 from edge.settings.device import DEVICE_CLASSES
 
 CONFIGS = Path(__file__).resolve().parent.parent / "firmware_configs"
-NO_DLA = ("jetson-nano", "orin-nano-8gb")
-TRT_BEFORE_8_6 = ("jetson-nano", "xavier-nx")  # JetPack 4.6 / 5.1: TensorRT 8.2 / 8.5
+NO_DLA = ("orin-nano-8gb",)
+TRT_BEFORE_8_6 = ("xavier-nx",)  # JetPack 5.1 only: TensorRT 8.5, no builder optimisation level
 
 
 def test_one_config_per_device_class() -> None:
@@ -36,8 +36,8 @@ def test_config_loads_and_is_consistent(name: str) -> None:
     else:
         assert be.name == "tensorrt" and dev.power_mode is not None
         assert cfg.section("source").uri.startswith("v4l2://")
-    if name == "jetson-nano":
-        assert dev.fp16_only and be.precision == "fp16" and cfg.section("engines").precision == "fp16"
+    if name != "cpu-laptop":
+        assert not dev.fp16_only  # every supported Jetson (Xavier, Orin) has fast INT8
     if be.name == "tensorrt":  # engines land in the Docker volume (Dockerfile.jetson)
         assert cfg.section("engines").cache_dir.startswith("/var/lib/fetal-edge/")
 
@@ -68,6 +68,26 @@ def test_onnxruntime_configs_name_a_variant_every_shipped_model_has(name: str) -
     for model in (p.plane_model, p.head_model):
         m = load_manifest(resolve_model_dir(model), verify=False).variant(be.variant)
         assert be.name != "onnxruntime" or m.precision == be.precision
+
+
+def test_original_jetson_nano_is_refused_with_the_reason() -> None:
+    """Issue #26 finding 4: no config may promise what cannot run; JetPack 4.6 (the Nano's last) has Python 3.6."""
+    from edge.config import parse_config
+
+    assert not (CONFIGS / "jetson-nano.yaml").exists()
+    with pytest.raises(ConfigError, match="Jetson Nano is not supported.*Python 3.6.*opset 13"):
+        parse_config({"device": {"class": "jetson-nano"}})
+
+
+@pytest.mark.parametrize("name", [n for n in DEVICE_CLASSES if n != "cpu-laptop"])
+def test_jetson_configs_name_the_jetpacks_they_run_on(name: str) -> None:
+    """Each Jetson config says which JetPack releases (with Python, TensorRT, CUDA) it runs on, as docs/device.md."""
+    header = (CONFIGS / f"{name}.yaml").read_text(encoding="utf-8").split("device:")[0]
+    jetpacks = ["5.1.x"] if name == "xavier-nx" else ["6.1/6.2", "6.0", "5.1.x"]
+    for jp in jetpacks:
+        assert f"{jp} (" in header or f"{jp} only (" in header, (name, jp)
+    assert "Python 3.8" in header and "TensorRT 8.5.2" in header and "CUDA 11.4" in header
+    assert ("Python 3.10" in header) == (name != "xavier-nx")
 
 
 @pytest.mark.parametrize("text, message", [

@@ -40,7 +40,10 @@ def write_dicom(path: Path, frames: int, delta_cm: tuple[float, float] | None) -
         ds.SequenceOfUltrasoundRegions = [region]
     pixels = np.stack([np.full((64, 80), 20 * (i + 1), np.uint8) for i in range(frames)])
     ds.PixelData = pixels.tobytes()
-    ds.save_as(str(path), enforce_file_format=True)
+    try:
+        ds.save_as(str(path), enforce_file_format=True)  # pydicom >= 3 (Python >= 3.10)
+    except TypeError:
+        ds.save_as(str(path), write_like_original=False)  # pydicom 2.4, the last for Python 3.8 (JetPack 5.1)
     return path
 
 

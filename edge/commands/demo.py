@@ -1,6 +1,7 @@
 """`fetal-edge demo`: what `make demo` runs. On a fresh clone (no shared data needed) one exam on a
 synthetic sweep, or on a path / URI the user gives, with the shipped models; writes the exam JSON,
-the results store and an overlay video to one folder and says where they went."""
+the results store and an overlay video to one folder and says where they went. `--config` runs it with a
+firmware config's backend (e.g. TensorRT on a Jetson, scripts/jetson-smoke.sh), never its results store."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import json
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edge.config import parse_config
+from edge.config import Config, load_config, parse_config
 from edge.pipeline.app import build_runner
 from edge.sources import open_source
 
@@ -25,7 +27,18 @@ def register(sub: Any) -> None:
                    help="video, image folder, DICOM or URI (default: a synthetic sweep made on the fly)")
     p.add_argument("--out", default="demo_out", help="output folder (default: ./demo_out)")
     p.add_argument("--pixel-size", type=float, metavar="MM", help="mm per pixel of the given input")
+    p.add_argument("--config", help="firmware config whose backend and engines run the demo (default: onnxruntime "
+                                    "on the CPU); its store is replaced by the output folder's")
     p.set_defaults(func=main)
+
+
+def demo_config(path: str | None, store: Path) -> Config:
+    """The default config, or the given firmware config, with the demo's own results store (a demo exam must
+    never land in a clinic's store, nor be synced from it)."""
+    if path is None:
+        return parse_config({"store": {"path": str(store)}})
+    cfg = load_config(path)
+    return Config(cfg.path, {**cfg.sections, "store": replace(cfg.section("store"), path=Path(store))})
 
 
 def main(args: argparse.Namespace) -> int:
@@ -33,7 +46,7 @@ def main(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = parse_config({"store": {"path": str(out / "results.sqlite")}})
+    cfg = demo_config(args.config, out / "results.sqlite")
     t0 = time.monotonic()
     store = ResultStore(out / "results.sqlite")
     try:

@@ -1,7 +1,7 @@
 """`engines:` section: how TensorRT engines are built and cached on the device (see edge/engines/).
 
-precision: auto = INT8 from the bundle's QDQ graph where the GPU has fast INT8, else FP16 (e.g. the Maxwell
-Jetson Nano, SM 5.3), else FP32. dla_core: run on that DLA core (Xavier / Orin), with layers DLA cannot run
+precision: auto = INT8 from the bundle's QDQ graph where the GPU has fast INT8 (with FP16 from the float
+graph as the fallback when the INT8 build fails), else FP16 (GPUs without fast INT8), else FP32. dla_core: run on that DLA core (Xavier / Orin), with layers DLA cannot run
 falling back to the GPU when gpu_fallback is true. workspace_mb limits the builder's scratch memory;
 timing_cache (a file) makes rebuilds after an update fast.
 """

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Dict
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from edge.errors import InputError
 from edge.registry import Registry
 from edge.sources.base import CLOSED, EOS, OPEN, Frame, FrameSource
 
-SourceFactory = Callable[[str, str, dict[str, Any]], FrameSource]
+SourceFactory = Callable[[str, str, Dict[str, Any]], FrameSource]  # typing.Dict: evaluated at import, Python 3.8
 SOURCES: Registry[SourceFactory] = Registry("frame source scheme")
 
 _MODULES = {
