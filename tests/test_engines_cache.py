@@ -254,3 +254,12 @@ def test_timing_cache_is_per_tensorrt_version_and_gpu() -> None:
     assert timing_cache_path("/x/timing.cache", replace(ORIN, trt_version="10.3.0")).name != a.name
     assert timing_cache_path("/x/timing.cache", replace(ORIN, board="AGX")).name != a.name
     assert timing_cache_path(None, ORIN) is None
+
+
+def test_build_engines_on_an_onnxruntime_config_builds_nothing_and_succeeds() -> None:
+    """The container runs build-engines at every start, whatever the config: a CPU config is not an error."""
+    proc = subprocess.run([sys.executable, "-m", "edge", "build-engines", "--config",
+                           str(REPO / "firmware_configs" / "cpu-laptop.yaml")],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "not tensorrt: no engines to build" in proc.stdout

@@ -33,7 +33,12 @@ def run(args: argparse.Namespace) -> int:
     from edge.engines.manager import ensure_engines
     from edge.models import MODELS_DIR
 
-    settings = load_config(args.config).section("engines")
+    cfg = load_config(args.config)
+    settings = cfg.section("engines")
+    if cfg.section("backend").name != "tensorrt" and not args.assume_device:
+        print(f"{args.config}: backend {cfg.section('backend').name}, not tensorrt: no engines to build "
+              "(onnxruntime's TensorRT provider caches its own)")
+        return 0
     if args.assume_device and not args.dry_run:
         raise ConfigError("--assume-device needs --dry-run: engines must be built on the GPU they run on")
     if args.assume_device:
