@@ -197,3 +197,21 @@ def test_pruning_keeps_the_unpruned_student_where_no_ratio_passes_its_gate(tmp_p
     assert out["passed"] and out["notes"]["ratio"] == 0.0
     assert [a["ratio"] for a in out["notes"]["attempts"]] == [0.9, 0.85]
     assert out["value"] == out["reference"] and out["profile"]["params"] == out["notes"]["params_before"]
+
+
+def test_requantize_keeps_the_float_graph_and_gates_against_it(toy_run, toy: ToyTask, data_dir: Path,
+                                                               tmp_path: Path) -> None:
+    """`fetal-compress requantize` (how head-seg 1.3.1 was made): the bundle's own float graph, byte for byte,
+    quantised again by the pipeline's quantize stage, gated against that graph, written by the bundle writer."""
+    from compress.commands.requantize import requantize
+
+    cfg, result = toy_run
+    new_cfg = replace(cfg, version="9.9.1", output=tmp_path / "requantized", work_dir=tmp_path / "work")
+    outcome, bundle = requantize(new_cfg, toy, result.bundle, data_dir, progress=False)
+    old, new = load_manifest(result.bundle), load_manifest(bundle, verify=True)
+    assert new.version == "9.9.1" and new.files["model_fp32.onnx"] == old.files["model_fp32.onnx"]
+    (q,) = outcome.outcomes
+    assert q.stage == "quantize" and q.passed and q.notes["per_tensor_activations"] is True
+    export = json.loads((bundle / "report.json").read_text())["rows"][0]
+    assert export["stage"] == "export" and export["gate"]["reference"].startswith("shipped toy")
+    assert check_onnx(bundle / "model.onnx").ok

@@ -48,9 +48,17 @@ def seed_export(cfg, task, bundle: Path):  # -> WorkDir
     return work
 
 
-def run(args: argparse.Namespace) -> int:
+def requantize(cfg, task, bundle: Path, data: Path, progress: bool = True):  # -> (PipelineResult, Path)
+    """Seed the work dir from `bundle`, run the quantize stage (gated), write the new bundle to cfg.output."""
     from compress.pipeline.bundle import write_bundle
     from compress.pipeline.runner import run_stages
+
+    work = seed_export(cfg, task, bundle)
+    result = run_stages(cfg, data, ("quantize",), progress=progress, write=False, task=task)
+    return result, write_bundle(cfg, task, work)
+
+
+def run(args: argparse.Namespace) -> int:
     from compress.tasks import create_task
 
     cfg = load_pipeline_config(args.config)
@@ -63,12 +71,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = replace(cfg, version=args.version, output=Path(args.out).resolve() if args.out else cfg.output,
                   task_options=options)
     data = require_data_dir(args.data or cfg.data_dir)
-    task = create_task(cfg.task, data, cfg.task_options)
-    seed_export(cfg, task, Path(args.bundle))
-    result = run_stages(cfg, data, ("quantize",), progress=not args.no_progress, write=False, task=task)
-    from compress.pipeline.workdir import WorkDir
-
-    bundle = write_bundle(cfg, task, WorkDir(cfg.work_dir))
+    result, bundle = requantize(cfg, create_task(cfg.task, data, cfg.task_options), Path(args.bundle), data,
+                                progress=not args.no_progress)
     for o in result.outcomes:
         print(f"{o.stage:<9} {o.metric} {o.value:.4f} (vs {o.reference_name} {o.reference:.4f}, "
               f"worse by {o.worse_by:+.4f}, budget {o.budget})")
