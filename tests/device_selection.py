@@ -16,6 +16,11 @@ TESTS = Path(__file__).resolve().parent
 WORKSTATION = frozenset({"torch", "torchvision", "nncf", "torch_pruning", "tqdm", "compress", "receiver", "psycopg",
                          "sqlalchemy", "alembic", "fastapi", "starlette", "httpx", "uvicorn", "jinja2", "playwright",
                          "benchmarks", "research", "scipy", "sklearn", "PIL"})
+# Modules that need the full venv's exact library versions although they import only edge/:
+# - test_golden.py: its expectations were computed with the full venv's onnxruntime / OpenCV (1.32 / 5.1); the
+#   device venvs' 1.19 / 4.10 (what a Jetson has) move HC on hc18_118 by 0.17 mm (FP32) and 0.58 mm (head-seg
+#   1.3.1 INT8; 1.3.0's INT8: 0.37 mm), past its 0.5 mm tolerance (4 Dec 2026, reported to its owner).
+FULL_VENV_ONLY = frozenset({"test_golden.py"})
 
 
 @lru_cache(maxsize=None)
@@ -39,4 +44,4 @@ def imported_roots(path: Path) -> frozenset:
 
 
 def needs_workstation(path: Path) -> bool:
-    return bool(imported_roots(path) & WORKSTATION)
+    return path.name in FULL_VENV_ONLY or bool(imported_roots(path) & WORKSTATION)
