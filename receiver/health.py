@@ -52,11 +52,14 @@ class LinkState:
     last_message_at: datetime | None = None
     last_error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    changed: bool = True               # a state worth a heartbeat now (not only every few seconds)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def set(self, **changes: Any) -> None:
         with self.lock:
             for k, v in changes.items():
+                if k in ("broker_connected", "subscribed", "database_ok") and getattr(self, k) != v:
+                    self.changed = True
                 setattr(self, k, v)
 
     def problems(self) -> list[str]:
@@ -76,6 +79,7 @@ class LinkState:
 
 
 def write_heartbeat(session: Session, link: LinkState) -> None:
+    link.changed = False
     session.merge(ReceiverProcess(**link.row()))
     session.commit()
 

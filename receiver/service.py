@@ -250,6 +250,7 @@ class Receiver:
             self._drop()
             return
         self.link.set(database_ok=True, last_message_at=datetime.now(timezone.utc))
+        self._heartbeat()     # a database that came back is reported at once
         for mid, qos, _, _ in batch:
             if self._client is None:   # the connection dropped while acknowledging: the rest is redelivered
                 break
@@ -257,7 +258,7 @@ class Receiver:
                 self._client.ack(mid, qos)
 
     def _heartbeat(self) -> None:
-        if time.monotonic() - self._beat_at < self.s.heartbeat_s:
+        if not self.link.changed and time.monotonic() - self._beat_at < self.s.heartbeat_s:
             return
         self._beat_at = time.monotonic()
         try:
