@@ -6,6 +6,7 @@
   fetal-receiver status --db results.sqlite          is the central side healthy? (exit 6 when not)
   fetal-receiver lag --db results.sqlite
   fetal-receiver migrate --db results.sqlite         upgrade the database schema (every command does it too)
+  fetal-receiver seed N --db demo.sqlite             N realistic generated results (demo, benchmarks)
 --db takes a SQLite path (default) or postgresql://host:port/dbname (psycopg 3).
 """
 
@@ -17,6 +18,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -127,11 +129,31 @@ def migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def seed(args: argparse.Namespace) -> int:
+    from receiver.seed import seed_database
+
+    if args.n < 0 or args.clinics < 1 or args.devices < args.clinics or args.workers < 1:
+        raise ConfigError(f"seed {args.n} --clinics {args.clinics} --devices {args.devices} --workers "
+                          f"{args.workers}: need N >= 0, clinics >= 1, devices >= clinics, workers >= 1")
+    db = _db(args)
+    t0 = time.perf_counter()
+    try:
+        n = seed_database(db.engine, args.n, clinics=args.clinics, devices=args.devices, seed=args.seed,
+                          patient_refs=args.patient_refs, workers=args.workers)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    took = time.perf_counter() - t0
+    print(f"seeded {n} results ({n / max(took, 1e-9):.0f}/s) from {args.clinics} clinics and {args.devices} "
+          f"devices into {args.db}")
+    return 0
+
+
 COMMANDS = (("serve", serve, "subscribe, validate and store results (and serve /health)"),
             ("add-device", add_device, "register a device (unknown devices are rejected, their results held)"),
             ("status", status, "is the central side healthy? database, receivers, broker links"),
             ("lag", lag, "print sync lag per device as JSON"),
-            ("migrate", migrate, "upgrade the database schema in place (every command does it on start)"))
+            ("migrate", migrate, "upgrade the database schema in place (every command does it on start)"),
+            ("seed", seed, "write N realistic generated results straight into the database (demo, benchmarks)"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,6 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a receiver whose heartbeat is older than this (s) is not running")
     st.add_argument("--quiet-after", type=float, default=None,
                     help="also down when no message arrived for this long (s); devices send telemetry every 300 s")
+    sd = sub.choices["seed"]
+    sd.add_argument("n", type=int, help="how many results")
+    sd.add_argument("--clinics", type=int, default=200)
+    sd.add_argument("--devices", type=int, default=1000)
+    sd.add_argument("--seed", type=int, default=24, help="random seed (the same seed writes the same data)")
+    sd.add_argument("--patient-refs", action="store_true",
+                    help="link visits of a pregnancy by a generated patient reference (shown only with "
+                         "--accept-patient-ref)")
+    sd.add_argument("--workers", type=int, default=1, help="processes generating at once (PostgreSQL)")
     return p
 
 

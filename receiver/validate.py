@@ -12,30 +12,20 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-import edge.sync.payload as schema
 from edge.sync.checks import ID_RE, UUID_RE, PayloadError
-from edge.sync.payload import decode, validate_result, validate_telemetry
+from edge.sync.payload import (KNOWN_SCHEMA_VERSIONS, NewerSchemaError, decode, validate_result,
+                               validate_telemetry)
 from receiver.extract import clip
 
 KINDS = ("results", "telemetry")
-# The result schema versions this receiver can extract typed columns from (receiver.extract); the device's
-# schema module must know them too (an edge package without 1.1 makes a 1.1 result "newer": held, not lost).
+# The result schema versions this receiver can extract typed columns from (receiver.extract); the payload
+# module must validate them too (a version only one of them knows is "newer": held, not lost).
 RECEIVER_VERSIONS = ("1.0", "1.1")
-_VERSION = re.compile(r"^(\d{1,4})\.(\d{1,4})$")
 _FORMAT = re.compile(r"^fetal-edge-result/\d{1,4}$")
 
 
 def known_versions() -> tuple[str, ...]:
-    edge_known = getattr(schema, "KNOWN_SCHEMA_VERSIONS", (schema.RESULT_SCHEMA_VERSION,))
-    return tuple(v for v in RECEIVER_VERSIONS if v in edge_known)
-
-
-def is_newer(version: Any, known: tuple[str, ...]) -> bool:
-    """True for a well-formed "M.m" above every known version."""
-    m = _VERSION.match(version) if isinstance(version, str) else None
-    if m is None or not known:
-        return False
-    return (int(m[1]), int(m[2])) > max(tuple(int(x) for x in v.split(".")) for v in known)
+    return tuple(v for v in RECEIVER_VERSIONS if v in KNOWN_SCHEMA_VERSIONS)
 
 
 class Hold(PayloadError):
@@ -93,10 +83,11 @@ def check_message(topic: bytes, raw: bytes, prefix: str, max_bytes: int, accept_
         raise PayloadError(f"topic {clip(topic.decode('utf-8', 'replace'), 120)!r}: clinic/device are not ids")
     payload = decode(raw, max_bytes)
     if kind == "results":
-        known = known_versions() if known is None else known
-        if isinstance(payload, dict) and is_newer(payload.get("schema_version"), known):
-            raise _newer(payload, clinic, device, accept_patient_ref)
-        validate_result(payload, allow_patient_ref=accept_patient_ref)
+        try:
+            validate_result(payload, allow_patient_ref=accept_patient_ref,
+                            known_versions=known_versions() if known is None else known)
+        except NewerSchemaError:
+            raise _newer(payload, clinic, device, accept_patient_ref) from None
     else:
         validate_telemetry(payload)
     if (payload["clinic_id"], payload["device_id"]) != (clinic, device):

@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 RECEIVER = Path(__file__).resolve().parent.parent / "receiver"
-ALLOWED_EDGE = {"edge.errors", "edge.sync.checks", "edge.sync.payload", "edge.sync.transport"}
+ALLOWED_EDGE = {"edge.errors", "edge.sync.checks", "edge.sync.payload", "edge.sync.transport",
+                "edge.clinical.standards", "edge.clinical.alerts", "edge.results"}
 
 
 def _edge_imports(path: Path) -> set[str]:
