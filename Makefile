@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 EDGE_PY := $(EDGE_VENV)/bin/python
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test test-device venv edge-venv mosquitto clean bench
+.PHONY: demo test test-device venv edge-venv mosquitto chromium clean bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,15 @@ mosquitto:
 	@command -v mosquitto >/dev/null 2>&1 || command -v /usr/sbin/mosquitto >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients)
 
+# The dashboard's browser test drives Debian's Chromium through chromedriver (no browser download).
+chromium:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
 demo: edge-venv
 	$(EDGE_PY) -m edge demo
 
-test: venv mosquitto
+test: venv mosquitto chromium
 	$(PY) -m pytest -q
 	$(MAKE) test-device
 

@@ -30,6 +30,7 @@ from receiver.db import Database
 from receiver.health import health_report
 from receiver.models import NAME_MAX
 from receiver.service import Receiver, ReceiverSettings
+from receiver.web import cli as web_cli
 
 
 def _db(args: argparse.Namespace) -> Database:
@@ -201,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="link visits of a pregnancy by a generated patient reference (shown only with "
                          "--accept-patient-ref)")
     sd.add_argument("--workers", type=int, default=1, help="processes generating at once (PostgreSQL)")
+    web_cli.register(sub)
     return p
 
 
