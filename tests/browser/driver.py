@@ -41,9 +41,12 @@ def resize(driver, size: tuple[int, int]) -> None:
 
 def full_page_screenshot(driver, path: Path, width: int) -> None:
     """The whole page at `width` CSS pixels (height grows to the content), saved as PNG."""
-    height = driver.execute_script("return document.documentElement.scrollHeight;")
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": int(height), "deviceScaleFactor": 1, "mobile": False})
+    def emulate(height: int) -> None:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+    emulate(800)                  # lay the page out at this width first, then measure its height
+    emulate(int(driver.execute_script("return document.documentElement.scrollHeight;")))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(path))

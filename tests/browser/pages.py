@@ -86,7 +86,7 @@ class AlertsPage(Page):
 class ExamPage(Page):
     def measurement_rows(self) -> dict[str, str]:
         rows = self.d.find_elements(By.CSS_SELECTOR, "table.measurements tbody tr")
-        return {r.find_element(By.TAG_NAME, "th").text.split("\n")[0]: r.text for r in rows}
+        return {r.find_element(By.CSS_SELECTOR, "th .mname").text: r.text for r in rows}
 
     def charts(self) -> int:
         return len(self.d.find_elements(By.CSS_SELECTOR, "figure.chart svg"))
