@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from edge.errors import InputError
@@ -105,9 +106,12 @@ def session_secret(db: Session) -> str:
     """The stored signing key, made (64 hex digits) the first time it is asked for."""
     row = db.get(SessionSecret, 1)
     if row is None:
-        row = SessionSecret(id=1, secret=secrets.token_hex(32))
-        db.add(row)
-        db.commit()
+        db.add(SessionSecret(id=1, secret=secrets.token_hex(32)))
+        try:
+            db.commit()
+        except IntegrityError:          # another dashboard process made it first: use theirs
+            db.rollback()
+        row = db.get(SessionSecret, 1)
     return row.secret
 
 

@@ -27,6 +27,7 @@ DEMO_USERS = (("programme", "programme", [], "demo-programme"), ("midwife", "cli
 
 
 def _engine(args: argparse.Namespace) -> Any:
+    logging.getLogger("alembic").setLevel(logging.WARNING)   # migrations at start: only what goes wrong
     return open_engine(args.db, args.pg_schema)
 
 

@@ -75,6 +75,8 @@ def _from_basic(request: Request, db: Session, header: str) -> User:
         throttle.record_failure(db, keys, now)
         db.commit()
         raise HTTPException(401, "wrong user name or password", {"WWW-Authenticate": 'Basic realm="fetal-edge"'})
+    users.clear_failures(db, keys[0])
+    db.commit()
     return user
 
 
