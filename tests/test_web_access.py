@@ -35,7 +35,9 @@ def test_anonymous_pages_go_to_the_login_and_the_api_answers_401(world) -> None:
     for path in ("/api/v1/exams", f"/api/v1/exams/{ids['clinic-a'][0]}", f"/fhir/Bundle/{ids['clinic-a'][0]}"):
         r = c.get(path)
         assert r.status_code == 401 and ids["clinic-a"][0] not in r.text and "clinic-a" not in r.text, path
-    assert c.get("/health").json()["results"] == 5       # health has counts only, no login
+    health = c.get("/health")                             # no login; no clinical data
+    assert health.status_code == 503 and "no receiver" in " ".join(health.json()["problems"])
+    assert "clinic-a" not in health.text
 
 
 def test_a_clinic_user_sees_only_its_clinic_by_page_api_fhir_and_guessed_id(world) -> None:

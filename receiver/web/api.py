@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from edge.sync.fhir import to_fhir_bundle
+from receiver.health import health_report, http_status
 from receiver.web.data import alerts as alert_data
 from receiver.web.data.clinics import clinic_list
 from receiver.web.data.devices import device_list, get_device
 from receiver.web.data.exams import alert_json, exam_list, get_exam
-from receiver.web.data.health import counts
 from receiver.web.data.overview import overview
 from receiver.web.deps import Viewer, get_db, viewer
 from receiver.web.filters import Filters, filters, overview_filters
@@ -110,6 +110,8 @@ def fhir_bundle(request: Request, result_id: ExamId, download: bool = False, v: 
 
 
 @router.get("/health")
-def health(db: Session = Depends(get_db)) -> JSONResponse:
-    """Liveness and row counts (no clinical data; no login needed)."""
-    return JSONResponse({"status": "ok", **counts(db)})
+def health(request: Request) -> JSONResponse:
+    """The central side's health (database, every receiver's heartbeat); 503 when down. No login, no
+    clinical data."""
+    report = health_report(request.app.state.engine)
+    return JSONResponse(report, status_code=http_status(report))
