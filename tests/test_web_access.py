@@ -168,3 +168,29 @@ def test_roles_admin_manages_users(sqlite_world) -> None:
     assert c.post("/admin/users/nurse-b/disable", data={"csrf_token": token}, follow_redirects=False).status_code == 303
     assert nurse_b.get("/", follow_redirects=False).status_code == 303       # disabling ends the session
     assert c.post("/admin/users/boss/disable", data={"csrf_token": token}).status_code == 400
+
+
+def test_admin_registers_a_device_and_its_held_results_are_stored(sqlite_world) -> None:
+    from edge.sync.payload import encode
+    from receiver.db import Database
+    from receiver.service import Receiver, ReceiverSettings
+    from web_fixtures import payload
+
+    eng, _ = sqlite_world
+    url = eng.url.database
+    early = payload("clinic-c", "dev-9")
+    db = Database(url)
+    Receiver(db, ReceiverSettings(tls=False)).process([(b"fetal-edge/v1/clinic-c/dev-9/results", encode(early))])
+    db.engine.dispose()
+    nurse = log_in(make_client(eng), "nurse-a")
+    token = csrf(nurse.get("/devices").text)
+    assert nurse.post("/admin/devices", data={"clinic": "clinic-c", "device": "dev-9", "csrf_token": token}
+                      ).status_code == 403
+    c = log_in(make_client(eng), "boss")
+    token = csrf(c.get("/devices").text)
+    assert c.post("/admin/devices", data={"clinic": "bad/id", "device": "d", "csrf_token": token}).status_code == 400
+    r = c.post("/admin/devices", data={"clinic": "clinic-c", "device": "dev-9", "clinic_name": "Clinic C",
+                                       "district": "East", "csrf_token": token})
+    assert r.status_code == 200 and "registered clinic-c/dev-9 (1 held stored)" in r.text
+    assert [e["result_id"] for e in c.get("/api/v1/exams?clinic=clinic-c").json()["items"]] == [early["result_id"]]
+    assert c.get("/api/v1/clinics?clinic=clinic-c").json()["items"][0]["district"] == "East"

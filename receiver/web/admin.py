@@ -1,4 +1,5 @@
-"""Admin pages: users (add, disable, enable, remove) and device registration. Only the admin role."""
+"""Admin pages: users (add, disable, enable, remove) and device registration (what `fetal-receiver
+add-device` does, held results of the device stored with the same checks as live traffic). Only the admin role."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from edge.errors import InputError
+from edge.sync.checks import ID_RE
 from receiver import users
+from receiver.models import NAME_MAX
 from receiver.web.deps import Viewer, csrf_form, get_db, require_role
 from receiver.web.render import page
 
@@ -50,3 +53,34 @@ def change_user(name: str, action: str, v: Viewer = Depends(admin), form: dict[s
         raise HTTPException(404, str(exc)) from None
     db.commit()
     return RedirectResponse(f"/admin/users?done={action}d+{name}", status_code=303)
+
+
+@router.post("/devices")
+def register_device(request: Request, v: Viewer = Depends(admin), form: dict[str, str] = Depends(csrf_form)) -> Response:
+    clinic, device = form.get("clinic", "").strip(), form.get("device", "").strip()
+    for what, value in (("clinic", clinic), ("device", device)):
+        if not ID_RE.match(value):
+            raise HTTPException(400, f"{what} {value[:80]!r}: use 1-64 of A-Z a-z 0-9 _ . - starting with a letter "
+                                     "or digit")
+    name, district = (form.get(k, "").strip() or None for k in ("clinic_name", "district"))
+    if any(x is not None and len(x) > NAME_MAX for x in (name, district)):
+        raise HTTPException(400, f"clinic name and district: at most {NAME_MAX} characters")
+    stored = _register(request, clinic, device, name, district)
+    return RedirectResponse(f"/devices?clinic={clinic}&done=registered+{clinic}/{device}+({stored}+held+stored)",
+                            status_code=303)
+
+
+def _register(request: Request, clinic: str, device: str, name: str | None, district: str | None) -> int:
+    """Register through the receiver's own code and store what was held for the device; how many."""
+    from receiver.db import Database
+    from receiver.service import Receiver, ReceiverSettings
+
+    s = request.app.state.settings
+    db = Database(request.app.state.engine.url.render_as_string(hide_password=False), s.pg_schema)
+    try:
+        db.register_device(clinic, device, name, district)
+        replay = Receiver(db, ReceiverSettings(tls=False, accept_patient_ref=s.accept_patient_ref))
+        replay.replay_held(clinic, device)
+        return replay.stats.released - replay.stats.duplicates
+    finally:
+        db.engine.dispose()

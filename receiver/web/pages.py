@@ -78,7 +78,8 @@ def devices_page(request: Request, v: Viewer = Depends(viewer), f: Filters = Dep
                  stale: bool = False, db: Session = Depends(get_db)) -> Response:
     s = request.app.state.settings
     rows = device_list(db, v.clinics, f, s.page_size, s.stale_days if stale else None)
-    return page(request, "devices.html", devices=rows, f=f, stale=stale, stale_days=s.stale_days)
+    return page(request, "devices.html", devices=rows, f=f, stale=stale, stale_days=s.stale_days,
+                done=request.query_params.get("done", "")[:200])
 
 
 @router.get("/devices/{clinic_id}/{device_id}")

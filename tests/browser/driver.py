@@ -39,14 +39,14 @@ def resize(driver, size: tuple[int, int]) -> None:
     driver.set_window_size(size[0] * 2 - inner[0], size[1] * 2 - inner[1])
 
 
-def full_page_screenshot(driver, path: Path, width: int) -> None:
-    """The whole page at `width` CSS pixels (height grows to the content), saved as PNG."""
+def full_page_screenshot(driver, path: Path, width: int, height: int | None = None) -> None:
+    """The page at `width` CSS pixels, saved as PNG: its whole height, or the first `height` pixels (a screen)."""
     def emulate(height: int) -> None:
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
 
     emulate(800)                  # lay the page out at this width first, then measure its height
-    emulate(int(driver.execute_script("return document.documentElement.scrollHeight;")))
+    emulate(height or int(driver.execute_script("return document.documentElement.scrollHeight;")))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(path))

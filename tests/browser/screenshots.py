@@ -36,17 +36,18 @@ def main(out: Path) -> None:
     try:
         LoginPage(driver, base).open()
         for label, size in (("laptop", LAPTOP), ("tablet", TABLET)):
-            full_page_screenshot(driver, out / f"login-{label}.png", size[0])
+            full_page_screenshot(driver, out / f"login-{label}.png", *size)
         LoginPage(driver, base).log_in(name, password)
         shots = [("overview", OverviewPage), ("alerts", AlertsPage), ("exams", ExamsPage), ("devices", DevicesPage),
                  ("clinics", ClinicsPage)]
         for page_name, page in shots:
             page(driver, base).open()
             for label, size in (("laptop", LAPTOP), ("tablet", TABLET)):
-                full_page_screenshot(driver, out / f"{page_name}-{label}.png", size[0])
+                full_page_screenshot(driver, out / f"{page_name}-{label}.png", *size)
         AlertsPage(driver, base).open().open_first_exam()
         for label, size in (("laptop", LAPTOP), ("tablet", TABLET)):
-            full_page_screenshot(driver, out / f"exam-{label}.png", size[0])
+            full_page_screenshot(driver, out / f"exam-{label}.png", *size)
+        full_page_screenshot(driver, out / "exam-laptop-full.png", LAPTOP[0])
     finally:
         driver.quit()
         server.stop()
