@@ -60,6 +60,11 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     db = _db(args)
     receiver = Receiver(db, settings)
+    if args.retire:
+        receiver.retire()
+        print(f"receiver {args.client_id} retired: {receiver.stats.stored} queued result(s) stored, its broker "
+              f"session ended")
+        return 0
     server = None
     if args.http_port:
         from receiver.api import ApiServer, make_app
@@ -179,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="MQTT client id; each receiver of a shared group needs its own, stable across restarts")
     s.add_argument("--share-group", default=None,
                    help="MQTT 5 shared subscription group: receivers with the same group split the messages")
+    s.add_argument("--retire", action="store_true",
+                   help="scaling in: take this --client-id out of its --share-group for good (store what the "
+                        "broker queued for it, unsubscribe, end its session) and exit")
     s.add_argument("--accept-patient-ref", action="store_true", help="accept payloads carrying patient_ref")
     s.add_argument("--http-host", default="127.0.0.1")
     s.add_argument("--http-port", type=int, default=8080, help="/health, /results, /lag port (0: none)")

@@ -59,6 +59,7 @@ def make_engine(url: str, pg_schema: str | None = None, **kw: Any) -> Engine:
         engine = create_engine(full, connect_args={"timeout": 30.0, "check_same_thread": False}, **kw)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    kw.setdefault("connect_args", {}).setdefault("application_name", "fetal-receiver")   # seen in pg_stat_activity
     if pg_schema:
         if not pg_schema.replace("_", "").isalnum():
             raise ValueError(f"pg_schema {pg_schema!r}: use letters, digits and _ only")
@@ -68,7 +69,7 @@ def make_engine(url: str, pg_schema: str | None = None, **kw: Any) -> Engine:
                 conn.commit()
             except DBAPIError:     # created by another process at the same moment
                 conn.rollback()
-        kw.setdefault("connect_args", {})["options"] = f"-csearch_path={pg_schema}"
+        kw["connect_args"]["options"] = f"-csearch_path={pg_schema}"
     kw.setdefault("pool_pre_ping", True)
     return create_engine(full, **kw)
 

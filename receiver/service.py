@@ -24,8 +24,9 @@ from typing import Any, NamedTuple, Sequence
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from edge.errors import SyncError
 from edge.sync.checks import PayloadError
 from edge.sync.payload import MAX_MESSAGE_BYTES
 from edge.sync.transport import explain_connect_error, explain_refusal, make_client
@@ -34,7 +35,7 @@ from receiver.db import Database
 from receiver.extract import clip, digest
 from receiver.health import HEARTBEAT_S, LinkState, write_heartbeat
 from receiver.ingest import Batch
-from receiver.models import Held
+from receiver.models import Held, ReceiverProcess
 from receiver.validate import Hold, UnknownDevice, check_message
 
 log = logging.getLogger("receiver")
@@ -95,6 +96,7 @@ class Receiver:
         self._client: mqtt.Client | None = None
         self._next_attempt = 0.0
         self._beat_at = 0.0
+        self._retiring, self._left_at, self._message_at = False, 0.0, 0.0
 
     def check(self, topic: bytes, raw: bytes) -> tuple[str, dict[str, Any]]:
         """(kind, payload) for a valid message; PayloadError naming what is wrong otherwise."""
@@ -187,7 +189,10 @@ class Receiver:
             log.error(message)
             self.link.set(last_error=message)
             return
-        client.subscribe([(t, 1) for t in self.s.topics()])
+        if self._retiring:
+            client.unsubscribe(self.s.topics())
+        else:
+            client.subscribe([(t, 1) for t in self.s.topics()])
         self.link.set(broker_connected=True, last_error=None)
         log.info("receiver %s connected to %s:%d", self.s.client_id, self.s.host, self.s.port)
 
@@ -201,6 +206,9 @@ class Receiver:
         self.link.set(subscribed=True)
         self.connected.set()
 
+    def _on_unsubscribe(self, client: mqtt.Client, userdata: Any, mid: int, rcs: Any, props: Any) -> None:
+        self._left_at = time.monotonic()
+
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         if client is self._client:
             log.warning("receiver lost the broker (%s); reconnecting", rc)
@@ -208,6 +216,7 @@ class Receiver:
             self._drop()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self._message_at = time.monotonic()
         if not self._queue:
             self._first_at = time.monotonic()
         self._queue.append((msg.mid, msg.qos, bytes(msg._topic), bytes(msg.payload)))
@@ -217,6 +226,7 @@ class Receiver:
         self.connected.clear()
         self.link.set(broker_connected=False, subscribed=False)
         self._queue.clear()           # unacknowledged: the broker redelivers them
+        self._left_at = 0.0
         self._next_attempt = time.monotonic() + 1.0
         if client is not None:
             client.disconnect()
@@ -226,7 +236,7 @@ class Receiver:
         client.manual_ack_set(True)
         client.on_connect, client.on_disconnect, client.on_message = self._on_connect, self._on_disconnect, \
             self._on_message
-        client.on_subscribe = self._on_subscribe
+        client.on_subscribe, client.on_unsubscribe = self._on_subscribe, self._on_unsubscribe
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.s.session_expiry_s
         props.ReceiveMaximum = 1000
@@ -294,6 +304,34 @@ class Receiver:
         self._beat_at = 0.0
         self._heartbeat()
 
+    def retire(self, quiet_s: float = 1.0, timeout_s: float = 600.0) -> None:
+        """Take this receiver out of its shared group for good (scaling in): connect under its client id,
+        unsubscribe, store what the broker had queued in its session, then end the session."""
+        self._retiring, deadline, stop = True, time.monotonic() + timeout_s, threading.Event()
+        while not (self._left_at and not self._queue and
+                   time.monotonic() - max(self._left_at, self._message_at) > quiet_s):
+            if time.monotonic() > deadline:
+                raise SyncError(f"receiver {self.s.client_id} could not retire within {timeout_s:.0f} s "
+                                f"({self.link.last_error or 'no answer from the broker'}); run it again")
+            self._step(stop)
+        props = Properties(PacketTypes.DISCONNECT)
+        props.SessionExpiryInterval = 0                  # the broker forgets the session and its subscription
+        client, self._client = self._client, None
+        client.disconnect(properties=props)
+        with self.db.session() as s:
+            s.execute(delete(ReceiverProcess).where(ReceiverProcess.client_id == self.s.client_id))
+            s.commit()
+        log.info("receiver %s retired: %d stored from its queue, session ended", self.s.client_id,
+                 self.stats.stored)
+
+    def _read_ready(self) -> None:
+        """Read what has already arrived without a select() per message (paho's loop reads one packet)."""
+        while self._client is not None and len(self._queue) < self.s.batch:
+            before = len(self._queue)
+            self._client.loop_read()
+            if len(self._queue) == before:
+                return
+
     def _step(self, stop: threading.Event) -> None:
         if self._client is None:
             if not stop.wait(max(0.0, min(self._next_attempt - time.monotonic(), self.s.heartbeat_s))):
@@ -301,6 +339,7 @@ class Receiver:
                     self._connect()
             return
         self._client.loop(timeout=self.s.batch_wait_s if self._queue else 0.5)
+        self._read_ready()
         if self._client is not None and self._queue and (
                 len(self._queue) >= self.s.batch or time.monotonic() - self._first_at >= self.s.batch_wait_s):
             self._flush()

@@ -1,7 +1,7 @@
 """Past one machine (issue #24 item 6): three receiver processes share one MQTT 5 subscription
 ($share/<group>/...) on a real mosquitto and write to one PostgreSQL. One is killed with SIGKILL in the middle
 of a 5,000-result backlog and started again by its "supervisor" with the same client id: every result is
-stored exactly once, the device outbox empties."""
+stored exactly once, the device outbox empties. Scaling in (`serve --retire`) leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 from mqtt_broker import (PG_URL, REPO, Broker, RunningReceiver, broker, certs, make_exam, pg_schema,  # noqa: F401
                          sync_settings, tls_broker)
 
@@ -19,6 +21,7 @@ from edge.store import ResultStore
 from edge.sync.worker import SyncWorker
 from receiver.db import Database
 from receiver.health import health_report
+from receiver.service import Receiver
 
 N = 5000
 DEVICES = ("clinic-a/dev-1", "clinic-a/dev-2", "clinic-b/dev-1")
@@ -100,3 +103,33 @@ def test_shared_subscription_under_tls_and_the_acl(tls_broker: Broker, certs: Pa
         assert rx.receiver.link.subscribed
         SyncWorker(store, sync_settings(tls_broker, certs)).run(once=True, timeout_s=30)
         assert rx.wait_for(20) == 20 and sorted(rx.ids()) == sorted(saved)
+
+
+def test_a_receiver_retired_for_good_leaves_nothing_behind(broker: Broker, tmp_path: Path) -> None:  # noqa: F811
+    """Scaling in: a stopped member's share waits in its session; `serve --retire` stores that share,
+    leaves the group and deletes the session, so everything published afterwards goes to the others."""
+    url = str(tmp_path / "rx.sqlite")
+    store = ResultStore(tmp_path / "dev.sqlite")
+    first = [r.result_id for r in store.save_many([make_exam() for _ in range(60)])]
+    with RunningReceiver(broker, url, share_group="g", client_id="rx-b"):
+        pass                                                     # rx-b joined the group, then stopped
+    with RunningReceiver(broker, url, share_group="g", client_id="rx-a") as a:
+        SyncWorker(store, sync_settings(broker)).run(once=True, timeout_s=30)
+        assert wait_until(lambda: a.receiver.stats.stored > 0, 10)
+        time.sleep(0.5)
+        assert 0 < a.receiver.stats.stored < 60                  # the rest is queued for the stopped rx-b
+        b = Receiver(a.db, replace(a.settings, client_id="rx-b"))
+        b.retire()                                               # returns when rx-b's share is stored
+        assert a.receiver.stats.stored + b.stats.stored == 60 and sorted(a.ids()) == sorted(first)
+        later = [r.result_id for r in store.save_many([make_exam() for _ in range(40)])]
+        SyncWorker(store, sync_settings(broker)).run(once=True, timeout_s=30)
+        assert wait_until(lambda: len(a.ids()) == 100, 20)       # all of them to rx-a: rx-b is gone
+        assert sorted(a.ids()) == sorted(first + later)
+    probe = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="rx-b", protocol=mqtt.MQTTv5)
+    present = []
+    probe.on_connect = lambda c, u, flags, rc, p: present.append(flags.session_present)
+    probe.connect("127.0.0.1", broker.port, clean_start=False)
+    probe.loop_start()
+    assert wait_until(lambda: present, 10) and present == [False]     # the broker kept no session for rx-b
+    probe.loop_stop()
+    probe.disconnect()
