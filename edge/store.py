@@ -10,6 +10,8 @@ Storage policy (bounded, never silent):
 - free disk below `store.min_free_mb`, or more than `store.max_unsynced` unsynced results: every save
   logs a warning and returns it in `SaveReceipt.warnings` (telemetry and `fetal-edge status` show it);
 - a full disk makes `save` raise SyncError: the caller is told the result was NOT saved;
+- a length no fetus can have (edge.clinical.physical) is saved without its number (flag out_of_range, the
+  reason names it) and the receipt warns: the same rule the payload schema applies, so sync never holds it;
 - a corrupt database file is moved aside to `<path>.corrupt-<UTC time>` (kept for recovery, never
   overwritten), the error is logged naming both paths, and a fresh store is started (`store.quarantined`).
 """
@@ -26,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from edge.clinical.physical import judge_exam_dict
 from edge.errors import SyncError
 from edge.results import ExamResult, utc_now
 from edge.settings.store import StoreSettings
@@ -143,9 +146,11 @@ class ResultStore:
         """Commit several exams in one transaction (all or none). Saving the same result again is a no-op;
         the same result_id with different content is refused."""
         refs = patient_refs or [None] * len(exams)
-        rows = []
+        rows, refused = [], []
         for exam, ref in zip(exams, refs):
-            d = exam.to_dict() if isinstance(exam, ExamResult) else dict(exam)
+            # the physical plausibility rule the payload schema applies: the outbox never holds what sync refuses
+            d, notes = judge_exam_dict(exam.to_dict() if isinstance(exam, ExamResult) else exam)
+            refused += notes
             rows.append((d["result_id"], json.dumps(d, sort_keys=True, allow_nan=False), ref))
         now = utc_now()
 
@@ -166,7 +171,9 @@ class ResultStore:
             return times
 
         times = self._write(f"result {rows[0][0] if len(rows) == 1 else f'batch of {len(rows)}'}", tx)
-        warnings = self.warnings()
+        for note in refused:
+            log.warning("length refused on saving: %s", note)
+        warnings = [f"saved without an impossible length: {n}" for n in refused] + self.warnings()
         return [SaveReceipt(r[0], t, warnings) for r, t in zip(rows, times)]
 
     def warnings(self) -> list[str]:

@@ -12,6 +12,8 @@ contour -> ellipse fit with iterative outlier rejection (leaks and bumps dropped
   - most of the ellipse must lie inside the frame (a head cut by the frame edge is not measured);
 quality = min(confidence, IoU score, residual score, inside fraction), each in 0..1 (see quality_score);
 below 0.5 the numbers are still given but flagged "low_quality".
+Physical plausibility (edge.clinical.physical) comes first and last: a frame whose field of view no probe makes
+at this pixel size, or a head no fetus has, gives no number (flag "out_of_range", the reason names the cause).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import cv2
 import numpy as np
 
 from edge.biometry.ellipse import Ellipse, FitResult, fit_ellipse
+from edge.clinical.physical import field_of_view_problem, length_problem
 from edge.errors import InputError
 from edge.manifest import ModelRef
-from edge.results import FLAG_LOW_QUALITY, FLAG_NO_MEASUREMENT, FLAG_OK, Measurement
+from edge.results import FLAG_LOW_QUALITY, FLAG_NO_MEASUREMENT, FLAG_OK, FLAG_OUT_OF_RANGE, Measurement
 
 MAX_PIXEL_MM = 2.0
 BOUNDARY_OFFSET_PX = 0.1  # outer contour pixel centres lie ~0.1 px inside the 0.5-level edge (measured on HC18 reference masks)
@@ -70,8 +73,10 @@ def check_pixel_size(pixel_mm: float) -> float:
     return p
 
 
-def no_measurement(reason: str, model: ModelRef | None, details: dict[str, float] | None = None) -> HeadResult:
-    m = {n: Measurement(n, None, "mm", 0.0, FLAG_NO_MEASUREMENT, model, "ellipse_fit", reason)
+def no_measurement(reason: str, model: ModelRef | None, details: dict[str, float] | None = None,
+                   flag: str = FLAG_NO_MEASUREMENT) -> HeadResult:
+    """No numbers, and why: the quality gate refused (no_measurement) or they are impossible (out_of_range)."""
+    m = {n: Measurement(n, None, "mm", 0.0, flag, model, "ellipse_fit", reason)
          for n in ("hc", "bpd", "ofd")}
     return HeadResult("no_measurement", reason, m["hc"], m["bpd"], m["ofd"], None, 0.0, details or {})
 
@@ -174,14 +179,20 @@ def measure_head(prob: np.ndarray, pixel_mm: float, model: ModelRef | None,
                  gates: GateSettings = GateSettings()) -> HeadResult:
     """The single entry point: probability map (frame coords) + pixel size -> HeadResult."""
     px = check_pixel_size(pixel_mm)
+    fov = field_of_view_problem(prob.shape, px)
+    if fov is not None:
+        return no_measurement(fov, model, flag=FLAG_OUT_OF_RANGE)
     ell, reason, details = fit_head(prob, gates)
     if ell is None:
         return no_measurement(reason or "no head found", model, details)
     q = quality_score(details, gates)
     flag = FLAG_OK if q >= gates.low_quality_below else FLAG_LOW_QUALITY
     why = None if flag == FLAG_OK else f"quality {q:.2f} below {gates.low_quality_below} ({_weakest(details)})"
-    vals = {"hc": ell.perimeter() * px, "bpd": 2 * ell.b * px, "ofd": 2 * ell.a * px}
-    meas = {n: Measurement(n, round(v, 2), "mm", round(q, 3), flag, model, "ellipse_fit_outer_outer", why)
+    vals = {"hc": round(ell.perimeter() * px, 2), "bpd": round(2 * ell.b * px, 2), "ofd": round(2 * ell.a * px, 2)}
+    impossible = [p for p in (length_problem(n, v, px) for n, v in vals.items()) if p is not None]
+    if impossible:  # one ellipse, one pixel size: if one length is impossible the scale is wrong for all three
+        return no_measurement("; ".join(impossible), model, details, flag=FLAG_OUT_OF_RANGE)
+    meas = {n: Measurement(n, v, "mm", round(q, 3), flag, model, "ellipse_fit_outer_outer", why)
             for n, v in vals.items()}
     return HeadResult("measured", None, meas["hc"], meas["bpd"], meas["ofd"], ell, q, details)
 

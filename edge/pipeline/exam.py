@@ -38,9 +38,10 @@ def combine(name: str, per_frame: list[Measurement], no_frames_reason: str) -> M
     """Median over the frames that gave a number; no_measurement with the commonest reason otherwise."""
     valid = [m for m in per_frame if m.value is not None]
     if not valid:
-        reasons = Counter(m.reason for m in per_frame if m.reason)
-        reason = reasons.most_common(1)[0][0] if reasons else no_frames_reason
-        return no_measurement(name, "mm", f"{reason} (on {len(per_frame)} best frame(s))" if per_frame else reason)
+        reasons = Counter((m.flag, m.reason) for m in per_frame if m.reason)
+        flag, reason = reasons.most_common(1)[0][0] if reasons else (FLAG_NO_MEASUREMENT, no_frames_reason)
+        m = no_measurement(name, "mm", f"{reason} (on {len(per_frame)} best frame(s))" if per_frame else reason)
+        return replace(m, flag=flag)   # out_of_range (an impossible length) stays out_of_range
     value = float(statistics.median(m.value for m in valid))
     quality = float(statistics.median(m.quality for m in valid))
     n_ok = sum(m.flag == FLAG_OK for m in valid)

@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from edge.clinical.physical import judge_exam
 from edge.config import Config
 from edge.errors import FetalEdgeError, InputError
 from edge.pipeline.analyzers import HeadStage, PlaneStage, head_score
@@ -174,6 +175,7 @@ class ExamRunner:
                           plane_summary={"frames_classified": status.frames, "unknown_frames": seen.get("unknown", 0),
                                          "mean_confidence": round(self.confidence_sum / status.frames, 4)
                                          if status.frames else None})
+        exam = judge_exam(exam)   # lengths given by hand too: what is printed is what is stored and sent
         stored, warnings = False, []
         if self.store is not None:
             try:

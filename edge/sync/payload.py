@@ -34,6 +34,7 @@ from typing import Any, Mapping
 
 import re
 
+from edge.clinical.physical import RANGES_MM
 from edge.results import FLAG_NO_MEASUREMENT, FLAG_OUT_OF_RANGE, FLAGS, RESULT_SCHEMA_VERSION, ExamResult
 from edge.sync import checks as c
 from edge.sync import schema_v11 as v11
@@ -111,7 +112,8 @@ def _measurement(name: str, m: Any, path: str, fields: set[str]) -> None:
     c.string(m["loinc"], f"{path}.loinc", 16, choices=(loinc,))
     c.string(m["flag"], f"{path}.flag", 32, choices=FLAGS)
     c.number(m["quality"], f"{path}.quality", 0.0, 1.0)
-    c.number(m["value"], f"{path}.value", 0.0, upper, nullable=True)
+    lo, hi = RANGES_MM.get(name, (0.0, upper))   # lengths: the device's physical plausibility rule
+    c.number(m["value"], f"{path}.value", lo, hi, nullable=True)
     if (m["value"] is None) != (m["flag"] in (FLAG_OUT_OF_RANGE, FLAG_NO_MEASUREMENT)):
         raise c.fail(f"{path}.value", f"must be null exactly when flag is out_of_range/no_measurement "
                      f"(flag {m['flag']!r})", m["value"])
