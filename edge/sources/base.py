@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from edge.imageio import MAX_PIXELS
+
 log = logging.getLogger(__name__)
 
 # source states
@@ -52,6 +54,8 @@ def usable(image: Any) -> str | None:
         return "not an array"
     if image.size == 0 or image.ndim not in (2, 3) or min(image.shape[:2]) < 16:
         return "zero-size or tiny frame"
+    if image.shape[0] * image.shape[1] > MAX_PIXELS:   # a stream that grew after its size was checked at open
+        return "frame over the size limit"
     if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
         return f"unsupported channel count {image.shape[2]}"
     if image.dtype != np.uint8:

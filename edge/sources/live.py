@@ -21,9 +21,17 @@ from edge.errors import InputError
 from edge.sources import SOURCES
 from edge.sources.base import EOS, Frame, FrameSource
 from edge.sources.options import take_options
+from edge.sources.video import check_capture_size
 
 OPTIONS = {"open_timeout": (float, 5.0), "read_timeout": (float, 5.0), "max_failures": (int, 10),
            "width": (int, None), "height": (int, None), "fps": (float, None)}
+HELP = {"open_timeout": "seconds to wait for the device or stream to open",
+        "read_timeout": "seconds a read may block (rtsp) / to wait for the capture thread when closing",
+        "max_failures": "failed grabs in a row that end the stream (device unplugged)",
+        "width": "capture width to ask the grabber for (v4l2)", "height": "capture height (v4l2)",
+        "fps": "capture frame rate to ask for (v4l2)"}
+USAGE = ("v4l2:///dev/video0 (USB/HDMI grabber), rtsp://host:port/stream, gst://<pipeline ending in appsink>: "
+         "live sources, never waited for")
 
 
 def _gstreamer_available() -> bool:
@@ -63,6 +71,7 @@ class LiveSource(FrameSource):
         if not cap.isOpened():
             cap.release()
             raise InputError(f"source {self.uri!r} could not be opened (refused, not a stream, or no signal)")
+        check_capture_size(cap, f"source {self.uri!r}: each frame")
         return cap
 
     def _loop(self) -> None:

@@ -1,4 +1,7 @@
-"""Video files (`file://` or a plain path), decoded by OpenCV's ffmpeg backend."""
+"""Video files (`file://` or a plain path), decoded by OpenCV's ffmpeg backend.
+
+The frame size the container declares is judged before any frame is read (edge.imageio.MAX_PIXELS).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,28 @@ from typing import Any
 import cv2
 
 from edge.errors import InputError
+from edge.imageio import check_size
 from edge.sources import SOURCES
 from edge.sources.base import EOS, Frame, FrameSource
 from edge.sources.options import take_options
 
 OPTIONS = {"realtime": (bool, False), "max_failures": (int, 25), "fps": (float, None)}
+HELP = {"realtime": "pace frames at their media time like a live probe (frames may be dropped)",
+        "max_failures": "undecodable frames in a row that end the stream",
+        "fps": "frame rate when the file's own is missing or wrong"}
+USAGE = "file:///path/exam.mp4 (or a plain path): a video file, decoded by ffmpeg"
+
+
+def check_capture_size(cap: cv2.VideoCapture, what: str) -> None:
+    """Refuse (and release) a capture whose declared frame size is over the limit, before a frame is read.
+    A size of 0 means the backend does not know it yet; frames are then judged as they come (FrameSource)."""
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+    if w > 0 and h > 0:
+        try:
+            check_size(w, h, what)
+        except InputError:
+            cap.release()
+            raise
 
 
 class VideoFileSource(FrameSource):
@@ -33,6 +53,7 @@ class VideoFileSource(FrameSource):
         if not self._cap.isOpened():
             self._cap.release()
             raise InputError(f"{p}: not a readable video (corrupt, truncated, or a codec ffmpeg lacks)")
+        check_capture_size(self._cap, f"{p}: each video frame")
         native = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = opts["fps"] or (native if 0 < native < 1000 else 30.0)
         self.n_frames = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
