@@ -1,5 +1,6 @@
-"""`fetal-edge status [--config FILE] [--json]`: outbox length, last successful sync, store warnings and
-whether the broker is reachable with this device's certificate. Exit 0 reachable, 6 not reachable."""
+"""`fetal-edge status [--config FILE] [--json]`: outbox length, last successful sync, store warnings, whether a
+sync service is running on this store (its heartbeat file, edge.sync.heartbeat) and whether the broker is
+reachable with this device's certificate. Exit 0 reachable, 6 not reachable."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("status", help="sync status: outbox length, last sync, broker reachability")
+    p = sub.add_parser("status", help="sync status: outbox length, last sync, sync service running, broker reachability")
     p.add_argument("--config", help="firmware config YAML with sync/store sections")
     p.add_argument("--store", metavar="DB", help="results store path (default: store.path of the config)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -19,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge.commands.sync import load
     from edge.store import ResultStore
+    from edge.sync.heartbeat import service_status
     from edge.sync.transport import make_client, probe
 
     cfg = load(args)
@@ -29,11 +31,14 @@ def run(args: argparse.Namespace) -> int:
                 "last_sync_at": store.last_sync(), "free_disk_mb": round(store.free_disk_mb(), 1),
                 "warnings": store.warnings(),
                 "quarantined": str(store.quarantined) if store.quarantined else None}
+    service = service_status(store_path)
     client = make_client(f"{s.device_id}-status", s.tls, s.ca, s.cert, s.key)
     reachable, message = probe(client, s.host, s.port)
-    info |= {"broker": f"{s.host}:{s.port}", "tls": s.tls, "broker_reachable": reachable, "broker_message": message}
+    info.update({"sync_running": service["running"], "sync_service": service["message"],  # no |=: Python 3.8
+                 "broker": f"{s.host}:{s.port}", "tls": s.tls, "broker_reachable": reachable,
+                 "broker_message": message})
     if args.json:
-        print(json.dumps(info))
+        print(json.dumps({**info, "sync_heartbeat": service}))
     else:
         for k, v in info.items():
             print(f"{k:18s} {v}")

@@ -2,6 +2,8 @@
 
 Long-running by default (a service: SIGTERM/Ctrl-C stop it cleanly); `--once` drains the outbox and
 exits 0, or exits 6 if results are still unsynced after --timeout seconds (they are kept).
+Progress (published, acknowledged, left in the outbox) is logged on stderr every `sync.progress_interval_s`
+and on exit, and written to the heartbeat file `fetal-edge status` reads (edge.sync.heartbeat).
 Settings: the `sync`, `store` and `telemetry` sections of the config (docs/sync.md).
 """
 
@@ -40,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from edge.sync.telemetry import collect
     from edge.sync.worker import SyncWorker
 
+    if not getattr(args, "verbose", False):   # a service says how it is doing: progress at INFO even without -v
+        logging.getLogger("edge.sync").setLevel(logging.INFO)
     cfg = load(args)
     sync, tel = cfg.section("sync"), cfg.section("telemetry")
     store_path = Path(args.store) if args.store else cfg.section("store").path
@@ -56,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         remaining = store.outbox_len()
         store.close()
-    summary = {"status": "ok", "sent": state.sent, "refused": state.refused, "unsynced": remaining,
+    summary = {"status": "ok", "published": state.published, "sent": state.sent, "refused": state.refused,
+               "held": state.held, "unsynced": remaining,
                "last_sync_at": state.last_sync_at, "last_error": state.last_error}
     if args.json:
         print(json.dumps(summary))

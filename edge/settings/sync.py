@@ -12,7 +12,7 @@ from edge.sync.checks import ID_RE
 
 _KEYS = {"host", "port", "tls", "ca", "cert", "key", "clinic_id", "device_id", "topic_prefix", "keepalive_s",
          "backoff_min_s", "backoff_max_s", "poll_s", "max_inflight", "batch", "ack_timeout_s",
-         "include_patient_ref"}
+         "include_patient_ref", "progress_interval_s"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class SyncSettings:
     batch: int = 500                # outbox rows read per query
     ack_timeout_s: float = 60.0     # republish a message not acknowledged within this time
     include_patient_ref: bool = False  # send ExamResult.patient_ref; off: nothing identifying leaves
+    progress_interval_s: float = 30.0  # progress logged and heartbeat file rewritten (fetal-edge status reads it)
 
     def topic(self, kind: str) -> str:
         return f"{self.topic_prefix}/{self.clinic_id}/{self.device_id}/{kind}"
@@ -58,6 +59,7 @@ def parse(d: Mapping[str, Any]) -> SyncSettings:
         "batch": typed(d, s, "batch", int, 500, lo=1, hi=100000),
         "ack_timeout_s": typed(d, s, "ack_timeout_s", float, 60.0, lo=1, hi=86400),
         "include_patient_ref": typed(d, s, "include_patient_ref", bool, False),
+        "progress_interval_s": typed(d, s, "progress_interval_s", float, 30.0, lo=0.1, hi=86400),
     }
     for key in ("ca", "cert", "key"):
         value = typed(d, s, key, str)

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class SyncState:
     connected: bool = False
+    published: int = 0            # messages published in this run (a resend counts again)
     sent: int = 0                 # acknowledged by the broker in this run
     refused: int = 0              # PUBACK with a failure reason code (kept in the outbox)
     connects: int = 0
@@ -69,6 +70,7 @@ class Drain:
             if mid is None:
                 return
             self.inflight[mid] = (item.result_id, time.monotonic())
+            self.state.published += 1
             self._cursor = item.seq
 
     def _payload(self, item: OutboxItem) -> dict[str, Any]:

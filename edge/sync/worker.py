@@ -6,6 +6,10 @@ never spinning), publish up to `max_inflight` unacknowledged messages, mark ackn
 batches, publish telemetry at its interval. Every (re)connection starts from the outbox with a fresh client:
 what was in flight and not acknowledged is simply sent again; the receiver's idempotent insert on
 result_id turns at-least-once delivery into exactly-once records.
+
+Every `sync.progress_interval_s`, and once on exit, the worker logs its progress (published, acknowledged,
+left in the outbox) and rewrites its heartbeat file beside the store (edge.sync.heartbeat), which
+`fetal-edge status` reads to tell whether a sync service is running.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from edge.errors import SyncError
 from edge.settings.sync import SyncSettings
 from edge.store import ResultStore
 from edge.sync.drain import Drain, SyncState
+from edge.sync.heartbeat import Heartbeat
 from edge.sync.payload import encode
 from edge.sync.transport import Backoff, explain_connect_error, explain_refusal, make_client
 
@@ -44,6 +49,8 @@ class SyncWorker:
         self._pause_until = 0.0
         self._next_telemetry = 0.0
         self._connect_started = 0.0
+        self.heartbeat = Heartbeat(store.path, settings.progress_interval_s)
+        self._next_progress = 0.0
 
     # -- paho callbacks (run inside client.loop(), in this thread) --
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
@@ -161,11 +168,43 @@ class SyncWorker:
         if idle and time.monotonic() < self._pause_until:
             stop.wait(min(self._pause_until - time.monotonic(), self.s.poll_s))
 
+    def progress(self) -> dict[str, Any]:
+        """Counts of this run and what is left, for the log line and the heartbeat file."""
+        try:
+            left: int | None = self.store.outbox_len()
+        except SyncError:
+            left = None
+        st = self.state
+        return {"connected": st.connected, "published": st.published, "acknowledged": st.sent,
+                "in_flight": len(self.drain.inflight), "refused": st.refused, "held": st.held, "left": left,
+                "last_error": st.last_error}
+
+    def _report(self, final: bool = False) -> None:
+        p = self.progress()
+        where = f"{self.s.host}:{self.s.port}"
+        log.info("sync %s: %d published, %d acknowledged, %s left in the outbox (%d in flight, %d refused, %d held); "
+                 "%s%s", "stopped" if final else "progress", p["published"], p["acknowledged"],
+                 "?" if p["left"] is None else p["left"], p["in_flight"], p["refused"], p["held"],
+                 f"connected to {where}" if p["connected"] else f"not connected to {where}",
+                 f"; last error: {p['last_error']}" if p["last_error"] and not p["connected"] else "")
+        (self.heartbeat.stop if final else self.heartbeat.beat)(p)
+        self._next_progress = time.monotonic() + self.s.progress_interval_s
+
+    def _wait(self, stop: threading.Event, seconds: float) -> None:
+        """Sleep (a backoff) while still reporting progress at its interval."""
+        until = time.monotonic() + seconds
+        while not stop.is_set() and time.monotonic() < until:
+            stop.wait(max(0.0, min(until, self._next_progress) - time.monotonic()))
+            if time.monotonic() >= self._next_progress:
+                self._report()
+
     def run(self, stop: threading.Event | None = None, once: bool = False, timeout_s: float | None = None) -> SyncState:
         """Run until `stop` is set; with once=True, until the outbox is empty (SyncError after timeout_s)."""
         stop = stop or threading.Event()
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        log.info("sync worker: %s:%d tls=%s topic %s", self.s.host, self.s.port, self.s.tls, self.s.topic("results"))
+        log.info("sync worker: %s:%d tls=%s topic %s; progress every %g s, heartbeat %s", self.s.host, self.s.port,
+                 self.s.tls, self.s.topic("results"), self.s.progress_interval_s, self.heartbeat.path)
+        self._report()
         try:
             while not stop.is_set():
                 try:
@@ -176,7 +215,9 @@ class SyncWorker:
                     self.state.last_error = str(exc)
                     log.error("%s; sync paused, retrying with backoff", exc)
                     self._drop_client()
-                    stop.wait(self.backoff.next())
+                    self._wait(stop, self.backoff.next())
+                if time.monotonic() >= self._next_progress:
+                    self._report()
                 if once and not self.drain.inflight and self.store.outbox_len() == 0:
                     break
                 if deadline is not None and time.monotonic() > deadline:
@@ -185,6 +226,10 @@ class SyncWorker:
                                         f"(last error: {self.state.last_error or 'none'}); they are kept")
                     break
         finally:
-            self.drain.flush()
-            self._drop_client()
+            try:
+                self.drain.flush()
+            finally:
+                self._drop_client()
+                self.state.connected = False
+                self._report(final=True)
         return self.state
