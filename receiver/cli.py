@@ -2,6 +2,7 @@
 
   fetal-receiver serve --db results.sqlite --broker-port 8883 --ca pki/ca.crt --cert pki/devices/receiver.crt \
       --key pki/devices/receiver.key [--http-port 8080] [--client-id rx-1 --share-group receivers]
+  fetal-receiver serve --db results.sqlite --broker-port 1883 --no-tls     (plain MQTT: loopback trials only)
   fetal-receiver add-device CLINIC DEVICE [--clinic-name NAME] [--district NAME] --db results.sqlite
   fetal-receiver status --db results.sqlite          is the central side healthy? (exit 6 when not)
   fetal-receiver lag --db results.sqlite
@@ -172,14 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--db", default="receiver.sqlite", help="SQLite path or postgresql://host:port/db")
         s.add_argument("--pg-schema", default=None, help="PostgreSQL schema (default: the search_path)")
     s = sub.choices["serve"]
-    s.add_argument("--broker-host", default="127.0.0.1")
-    s.add_argument("--broker-port", type=int, default=8883)
+    s.add_argument("--broker-host", default="127.0.0.1", help="MQTT broker host (default 127.0.0.1)")
+    s.add_argument("--broker-port", type=int, default=8883, help="broker port (default 8883, MQTT over TLS)")
     s.add_argument("--tls", action=argparse.BooleanOptionalAction, default=True,
-                   help="TLS with client certificates (default); --no-tls only on a trusted network or for tests")
-    s.add_argument("--ca", type=Path, help="the project CA (scripts/make_certs.sh)")
-    s.add_argument("--cert", type=Path, help="this receiver's certificate (CN receiver)")
-    s.add_argument("--key", type=Path, help="its key")
-    s.add_argument("--topic-prefix", default="fetal-edge/v1")
+                   help="TLS with the receiver's client certificate (default). --no-tls: plain MQTT, e.g. port "
+                        "1883 on loopback for a trial; results then cross the network unencrypted and "
+                        "unauthenticated, so never use it on a clinic network")
+    s.add_argument("--ca", type=Path, help="project CA certificate (scripts/make_certs.sh), with --tls")
+    s.add_argument("--cert", type=Path, help="the receiver's certificate (CN receiver), with --tls")
+    s.add_argument("--key", type=Path, help="the receiver's private key, with --tls")
+    s.add_argument("--topic-prefix", default="fetal-edge/v1", help="topic prefix (default fetal-edge/v1)")
     s.add_argument("--client-id", default="fetal-receiver",
                    help="MQTT client id; each receiver of a shared group needs its own, stable across restarts")
     s.add_argument("--share-group", default=None,

@@ -25,8 +25,15 @@ from edge.sources import open_source
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("run", help="run one exam from a probe, stream or recording")
-    p.add_argument("--source", help="frame source URI or path (default: source.uri of the config)")
+    from edge.sources import describe_sources
+
+    p = sub.add_parser("run", help="run one exam from a probe, stream or recording",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="frame sources (options as a query string, e.g. "
+                              "folder:///data/heads?spacing_csv=/data/pixel_sizes.csv&fps=10; or source.uri and "
+                              "source.options in the config; docs/sources.md):\n" + describe_sources())
+    p.add_argument("--source", help="frame source URI or path, options in its query string (default: source.uri "
+                                    "of the config; the sources and their options are listed below)")
     p.add_argument("--config", help="firmware config YAML (see firmware_configs/)")
     p.add_argument("--record", metavar="OUT.mp4", help="write an overlay video (text outside the sector blanked)")
     p.add_argument("--pixel-size", type=float, metavar="MM", help="mm per pixel for this exam (overrides presets)")

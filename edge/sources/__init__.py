@@ -10,6 +10,7 @@
 
 Options come from the query string and keyword arguments (keyword arguments win); every source
 refuses options it does not know, naming the valid ones, and logs the options in force on open.
+`describe_sources()` lists them all with their defaults (`fetal-edge run --help`, docs/sources.md).
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ def split_uri(uri: str) -> tuple[str, str, dict[str, str]]:
     return scheme, target, query
 
 
+def describe_sources() -> str:
+    """Every source: its URI form and each option it takes, with type, default and meaning (from the modules)."""
+    lines = []
+    for module_name in dict.fromkeys(_MODULES.values()):
+        module = importlib.import_module(module_name)
+        lines.append(f"  {module.USAGE}")
+        for name, (kind, default) in module.OPTIONS.items():
+            shown = "none" if default is None else str(default).lower() if kind is bool else default
+            lines.append(f"      {name}={kind.__name__} (default {shown}): {module.HELP[name]}")
+    return "\n".join(lines)
+
+
 def open_source(uri: str, **options: Any) -> FrameSource:
     """Open a frame source; InputError (with what would be valid) when it cannot be opened."""
     scheme, target, query = split_uri(uri)
@@ -73,4 +86,4 @@ def open_source(uri: str, **options: Any) -> FrameSource:
     return source
 
 
-__all__ = ["SOURCES", "Frame", "FrameSource", "OPEN", "EOS", "CLOSED", "open_source", "split_uri"]
+__all__ = ["SOURCES", "describe_sources", "Frame", "FrameSource", "OPEN", "EOS", "CLOSED", "open_source", "split_uri"]

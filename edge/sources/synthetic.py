@@ -24,6 +24,11 @@ from edge.sources.options import take_options
 OPTIONS = {"frames": (int, 300), "fps": (float, 30.0), "width": (int, 640), "height": (int, 480),
            "seed": (int, 0), "spacing": (float, 0.25), "realtime": (bool, False),
            "stall_after": (int, None), "resize_at": (int, None), "blank_every": (int, None)}
+HELP = {"frames": "frames in the stream", "fps": "frame rate", "width": "frame width (px)",
+        "height": "frame height (px)", "seed": "speckle seed", "spacing": "mm per pixel the frames carry",
+        "realtime": "pace like a live probe", "stall_after": "stop delivering after N frames without ending",
+        "resize_at": "frames change size from frame N on", "blank_every": "every Nth frame is empty (dropped)"}
+USAGE = "synthetic://sweep: a made-up sweep for the demo and tests (not ultrasound)"
 BURNT_IN_TEXT = "DOE^JANE  ID 0012345  1990-01-01"
 N_TEXTURES = 6
 
