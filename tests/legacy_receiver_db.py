@@ -61,7 +61,7 @@ def legacy_payloads(n: int) -> list[dict[str, Any]]:
         p["started_at"], p["ended_at"] = iso(when - timedelta(minutes=5)), iso(when - timedelta(minutes=1))
         out.append(p)
     bad = out[1]
-    bad["measurements"]["hc"].update(value=2154.67 / 4, flag="implausible", reason="<b>pixel size</b> too large")
+    bad["measurements"]["hc"].update(value=2154.67 / 5, flag="implausible", reason="<b>pixel size</b> too large")
     bad["plausibility"][0].update(ok=False, value=1.4)
     validate_result(bad)
     return out
