@@ -120,3 +120,12 @@ def test_every_hc18_head_at_its_true_pixel_size_passes(hc18_dir: Path) -> None:
         if why:
             refused.append((row["filename"], why))
     assert len(rows) == 799 and refused == []
+
+
+def test_a_length_given_by_hand_that_no_fetus_has_stops_the_exam_before_it_starts() -> None:
+    from edge.config import parse_config
+    from edge.errors import InputError
+    from edge.pipeline.app import build_runner
+
+    with pytest.raises(InputError, match=r"given fl = 550 mm: FL 550 mm is outside .*millimetres, not centimetres"):
+        build_runner(parse_config({}), None, given_mm={"fl": 550.0})

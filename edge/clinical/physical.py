@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import Any, Mapping
 
 from edge.clinical.hadlock import GA_RANGE_DAYS, SOURCE as HADLOCK, hadlock_ga_formulas
+from edge.errors import InputError
 from edge.results import FLAG_OUT_OF_RANGE, ExamResult, Measurement
 
 EARLIEST_GA_WEEKS = 11.0   # ISUOG first-trimester scan window 11+0 to 13+6 weeks: the earliest head biometry
@@ -60,15 +61,16 @@ BASIS = (f"{EARLIEST_GA_WEEKS:g} to {GA_RANGE_DAYS[1] / 7:g} weeks by {HADLOCK},
          "for disease")
 
 
-def length_problem(name: str, value_mm: float, mm_per_px: float | None = None) -> str | None:
+def length_problem(name: str, value_mm: float, mm_per_px: float | None = None, cause: str | None = None) -> str | None:
     """Why `value_mm` cannot be this length of a fetus, or None when it can (or `name` is not a length)."""
     if name not in RANGES_MM:
         return None
     lo, hi = RANGES_MM[name]
     if lo <= value_mm <= hi:
         return None
-    cause = (f"check the pixel size ({mm_per_px:g} mm per pixel)" if mm_per_px is not None
-             else "check the pixel size it was measured with, or the value given")
+    if cause is None:
+        cause = (f"check the pixel size ({mm_per_px:g} mm per pixel)" if mm_per_px is not None
+                 else "check the pixel size it was measured with, or the value given")
     return (f"{name.upper()} {value_mm:g} mm is outside what a fetus can have ({lo:g}-{hi:g} mm: {BASIS}); "
             f"{cause}")
 
@@ -87,9 +89,21 @@ def field_of_view_problem(shape: tuple[int, ...], mm_per_px: float) -> str | Non
             "across): check the pixel size")
 
 
+NO_NUMBER = {"centile": None, "z": None, "centile_reason": "no centile without a number"}
+
+
 def refuse(m: Measurement, why: str) -> Measurement:
-    """The measurement without its number: flag out_of_range and the reason."""
-    return replace(m, value=None, flag=FLAG_OUT_OF_RANGE, reason=why)
+    """The measurement without its number (nor a centile of it): flag out_of_range and the reason."""
+    return replace(m, value=None, flag=FLAG_OUT_OF_RANGE, reason=why, **NO_NUMBER)
+
+
+def check_given(given_mm: Mapping[str, float]) -> dict[str, float]:
+    """Lengths typed in by the user (e.g. AC, FL from the scanner's calipers), refused before the exam starts."""
+    for name, value in given_mm.items():
+        why = length_problem(name, float(value), cause="check the value (millimetres, not centimetres?)")
+        if why is not None:
+            raise InputError(f"given {name} = {float(value):g} mm: {why}")
+    return dict(given_mm)
 
 
 def judge(m: Measurement, mm_per_px: float | None = None) -> Measurement:
@@ -112,11 +126,12 @@ def judge_exam_dict(exam: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
         if isinstance(value, (int, float)) and not isinstance(value, bool) and m.get("unit") == "mm":
             why = length_problem(name, float(value))
             if why is not None:
-                meas[name] = {**m, "value": None, "flag": FLAG_OUT_OF_RANGE, "reason": why}
+                meas[name] = {**m, "value": None, "flag": FLAG_OUT_OF_RANGE, "reason": why,
+                              **{k: v for k, v in NO_NUMBER.items() if k in m}}
                 notes.append(f"result {out.get('result_id')}: {why}")
     out["measurements"] = meas
     return out, notes
 
 
 __all__ = ["RANGES_MM", "MAX_FOV_MM", "MIN_FOV_MM", "length_problem", "field_of_view_problem", "refuse",
-           "judge", "judge_exam", "judge_exam_dict"]
+           "check_given", "judge", "judge_exam", "judge_exam_dict"]

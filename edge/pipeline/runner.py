@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from edge.clinical.physical import judge_exam
+from edge.clinical.physical import check_given, judge_exam
 from edge.config import Config
 from edge.errors import FetalEdgeError, InputError
 from edge.pipeline.analyzers import HeadStage, PlaneStage, head_score
@@ -58,7 +58,7 @@ class ExamRunner:
         if pre.pixel_spacing_mm is not None:
             presets, preset = {"config": pre.pixel_spacing_mm}, "config"
         self.spacing = SpacingResolver(user_spacing_mm, presets, preset)
-        self.given_mm = given_mm or {}
+        self.given_mm = check_given(given_mm or {})
         self.clinical = cfg.section("clinical")
         self.pregnancy = pregnancy if pregnancy is not None else self.clinical.pregnancy  # the CLI overrides config
         self.confidence_sum = 0.0
