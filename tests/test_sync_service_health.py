@@ -102,3 +102,11 @@ def test_progress_says_why_nothing_is_sent(tmp_path: Path) -> None:
     assert out.returncode == 6
     assert re.search(r"sync stopped: 0 published, 0 acknowledged, 5 left in the outbox .*not connected to "
                      r"127\.0\.0\.1:\d+; last error: .*connection refused", out.stderr), out.stderr
+
+
+def test_a_damaged_heartbeat_file_is_reported_not_raised(tmp_path: Path) -> None:
+    cfg = config(tmp_path, free_port())
+    (tmp_path / "dev.sqlite.sync-status.json").write_text("{not json", encoding="utf-8")
+    info = status(cfg)
+    assert info["sync_running"] is False and info["sync_heartbeat"]["state"] == "unknown"
+    assert "unreadable" in info["sync_service"]
