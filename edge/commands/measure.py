@@ -4,6 +4,8 @@ Prints one JSON object on stdout (stable keys, outside tools parse it):
   status ("measured" | "no_measurement"), reason, hc_mm, bpd_mm, ofd_mm, caliper, ga_weeks, ga_days,
   ga_method, ga_flag, ga_reason, quality, flag, model {name, version, sha256}, measurements {hc, bpd, ofd, ga},
   image, pixel_size_mm, overlay.
+A head no fetus has, or a frame no probe makes, at this pixel size (edge.clinical.physical) is status
+"no_measurement" with flag "out_of_range" and a reason naming the pixel size: no number is printed.
 Exit codes: 0 measured, 10 no measurement (reason given), 3 bad input, 4 bad model (edge.cli).
 With --json, errors are also printed as a JSON object on stdout.
 """
