@@ -10,10 +10,12 @@ from pathlib import Path
 from mqtt_broker import REPO
 from web_fixtures import log_in, make_client
 
-from receiver.database import open_engine
+from sqlalchemy import func, select
+
+from receiver.database import open_engine, sessions
+from receiver.models import Result
 from receiver.web.cli import DEMO_USERS
 from receiver.web.demo import seed_demo
-from receiver.web.demo_data import DRIFTING_DEVICE, QUIET_DEVICE
 
 
 def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -41,16 +43,21 @@ def test_user_commands_add_list_disable_and_refuse_bad_input(tmp_path: Path) -> 
     assert "nurse\tclinic\tC1,C2\tdisabled" in _cli("user", "list", "--db", db).stdout
 
 
-def test_the_demo_database_shows_clinics_alerts_a_quiet_and_a_drifting_device(tmp_path: Path) -> None:
+def test_the_demo_database_shows_clinics_alerts_drift_and_a_pregnancys_visits(tmp_path: Path) -> None:
     engine = open_engine(str(tmp_path / "demo.sqlite"))
     stored = seed_demo(engine, datetime.now(timezone.utc), DEMO_USERS)
-    name, _, clinics, password = DEMO_USERS[0]
-    c = log_in(make_client(engine), name, password)
-    o = c.get("/api/v1/overview").json()
-    assert o["exams"] > 200 and stored >= o["exams"] and len(o["clinics"]["items"]) == 6 and o["open_alerts"] > 0
-    assert [(d["clinic_id"], d["device_id"]) for d in o["stale_devices"]] == [QUIET_DEVICE]
-    device = c.get("/api/v1/devices/{}/{}".format(*DRIFTING_DEVICE)).json()
-    assert device["drift"][-1]["warning"] and not any(w["warning"] for w in device["drift"][:-2])
+    name, _, _, password = DEMO_USERS[0]
+    c = log_in(make_client(engine, accept_patient_ref=True), name, password)
+    o = c.get("/api/v1/overview").json()                       # the last 8 weeks
+    assert o["exams"] > 500 and stored >= o["exams"] and len(o["clinics"]["items"]) == 8 and o["open_alerts"] > 0
+    devices = c.get("/api/v1/devices?per_page=500").json()["items"]
+    assert any(w["warning"] for d in devices for w in d["drift"])
+    with sessions(engine)() as db:
+        ref, rid = db.execute(select(Result.patient_ref, func.max(Result.result_id)).where(Result.is_latest)
+                              .group_by(Result.patient_ref).having(func.count() >= 3)).first()
+    page = c.get(f"/exams/{rid}").text
+    hc_chart = page[page.index("<figcaption>Head circumference"):page.index("<figcaption>Abdominal")]
+    assert hc_chart.count('<circle class="pt') >= 3 and ref in page          # the visits of one pregnancy
     midwife = next(u for u in DEMO_USERS if u[1] == "clinic")
     m = log_in(make_client(engine), midwife[0], midwife[3])
     assert {e["clinic_id"] for e in m.get("/api/v1/exams?per_page=500").json()["items"]} == set(midwife[2])

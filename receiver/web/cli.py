@@ -12,6 +12,7 @@ import argparse
 import getpass
 import logging
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from receiver.database import open_engine, sessions
 from receiver.web.settings import WebSettings
 
 log = logging.getLogger("receiver.web")
-DEMO_USERS = (("programme", "programme", [], "demo-programme"), ("midwife", "clinic", ["kisoro-hc4"], "demo-midwife"),
+DEMO_USERS = (("programme", "programme", [], "demo-programme"), ("midwife", "clinic", ["clinic-001"], "demo-midwife"),
               ("admin", "admin", [], "demo-admin-pass"))
 
 
@@ -91,7 +92,9 @@ def demo(args: argparse.Namespace) -> int:
     print(f"\nfetal-edge dashboard demo on {path} ({'new' if fresh else 'existing'} database)\n  open {url}\n"
           + "".join(f"  log in as {n!r} with password {p!r} ({r}{': ' + ', '.join(c) if c else ''})\n"
                     for n, r, c, p in DEMO_USERS) + "  Ctrl-C stops it.\n", flush=True)
-    run_dashboard(_settings(args), engine, args.host, args.port)
+    # the demo's visits are linked by generated patient references: shown, as a receiver started with
+    # --accept-patient-ref would, so the growth chart has a pregnancy's visits
+    run_dashboard(replace(_settings(args), accept_patient_ref=True), engine, args.host, args.port)
     return 0
 
 

@@ -18,18 +18,31 @@ from browser.driver import LAPTOP, TABLET, chrome, full_page_screenshot  # noqa:
 from browser.pages import AlertsPage, ClinicsPage, DevicesPage, ExamsPage, LoginPage, OverviewPage  # noqa: E402
 
 from receiver.api import ApiServer  # noqa: E402
-from receiver.database import open_engine  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from receiver.database import open_engine, sessions  # noqa: E402
+from receiver.models import Result  # noqa: E402
 from receiver.web.app import create_app  # noqa: E402
 from receiver.web.cli import DEMO_USERS  # noqa: E402
 from receiver.web.demo import seed_demo  # noqa: E402
 from receiver.web.settings import WebSettings  # noqa: E402
 
 
+def _showcase_exam(engine) -> str:
+    """An exam with an alert, a head measurement and at least three visits of its pregnancy."""
+    with sessions(engine)() as db:
+        visits = (select(Result.patient_ref).where(Result.is_latest).group_by(Result.patient_ref)
+                  .having(func.count() >= 3))
+        return db.scalar(select(Result.result_id).where(Result.patient_ref.in_(visits), Result.alert_count > 0,
+                                                        Result.hc_value.is_not(None), Result.is_latest)
+                         .order_by(Result.started_at.desc()).limit(1))
+
+
 def main(out: Path) -> None:
     work = Path(tempfile.mkdtemp(prefix="fetal-shots-"))
     engine = open_engine(str(work / "demo.sqlite"))
     seed_demo(engine, datetime.now(timezone.utc), DEMO_USERS)
-    server = ApiServer(create_app(WebSettings(db_url=str(work / "demo.sqlite")), engine), port=0).start()
+    server = ApiServer(create_app(WebSettings(db_url=str(work / "demo.sqlite"), accept_patient_ref=True), engine), port=0).start()
     base = f"http://127.0.0.1:{server.port}"
     driver = chrome(work / "profile")
     name, _, _, password = DEMO_USERS[0]
@@ -44,7 +57,7 @@ def main(out: Path) -> None:
             page(driver, base).open()
             for label, size in (("laptop", LAPTOP), ("tablet", TABLET)):
                 full_page_screenshot(driver, out / f"{page_name}-{label}.png", *size)
-        AlertsPage(driver, base).open().open_first_exam()
+        driver.get(f"{base}/exams/{_showcase_exam(engine)}")
         for label, size in (("laptop", LAPTOP), ("tablet", TABLET)):
             full_page_screenshot(driver, out / f"exam-{label}.png", *size)
         full_page_screenshot(driver, out / "exam-laptop-full.png", LAPTOP[0])
