@@ -71,7 +71,9 @@ def _chart(key: str, title: str, series: Sequence[Any], current_id: str) -> Char
     def path(values: list[float]) -> list[str]:
         return [f"{x},{y}" for x, y in (xy(d, v) for d, v in zip(days, values))]
 
-    band = lambda a, b: " ".join(path(lines[a]) + path(lines[b])[::-1])  # noqa: E731
+    def band(low: float, high: float) -> str:
+        return " ".join(path(lines[low]) + path(lines[high])[::-1])
+
     points, missing = [], []
     for row in series:
         value, ga = getattr(row, f"{key}_value"), row.ga_days

@@ -4,7 +4,7 @@ first, and acknowledging one with a note: who and when are kept, the alert itsel
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +14,6 @@ from receiver.web.data.scope import Page, paged, scoped
 from receiver.web.filters import Filters
 
 STATES = ("open", "acknowledged", "all")
-SEVERITIES = ("refer", "review", "info")
 NOTE_MAX = 2000
 
 
@@ -55,6 +54,3 @@ def acknowledge(db: Session, alert_id: int, clinics: Sequence[str] | None, by: s
     db.commit()
     return alert
 
-
-def severity_counts(alerts: list[Alert]) -> dict[str, Any]:
-    return {s: sum(1 for a in alerts if a.severity == s) for s in SEVERITIES}
