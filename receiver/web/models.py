@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from receiver.models import Base, UTCDateTime
+from receiver.models import Alert, Base, Result, UTCDateTime
 
 ROLES = ("programme", "clinic", "admin")
 NAME_MAX = 64
@@ -64,3 +64,21 @@ class SessionSecret(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     secret: Mapped[str] = mapped_column(String(128))
+
+
+# Indexes the dashboard's queries need (migration 0004; timings in benchmarks/dashboard_pages.py, docs/dashboard.md).
+# Declared here, on the receiver's tables, so the models and the migrations stay one schema.
+DASHBOARD_INDEXES = (
+    # overview: exams per clinic and week in a date range, read from the index alone (no 2 KB payload rows)
+    Index("results_overview", Result.started_at, Result.clinic_id, Result.week, Result.has_measurement,
+          Result.flagged, Result.is_latest),
+    # one clinic's (or district's) exams by time: its overview rows from the index alone, its exams newest
+    # first, the clinics page's counts and last exam
+    Index("results_by_clinic_started", Result.clinic_id, Result.started_at, Result.is_latest, Result.week,
+          Result.has_measurement, Result.flagged),
+    # the growth chart: the visits of one pregnancy (patient reference, when accepted)
+    Index("results_by_patient", Result.patient_ref),
+    # the alert queue newest first (open, or every alert), with the id as tie-break
+    Index("alerts_queue", Alert.ack_at, Alert.started_at, Alert.id),
+    Index("alerts_newest", Alert.started_at, Alert.id),
+)
