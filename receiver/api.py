@@ -32,6 +32,12 @@ def make_app(engine: Engine, link: LinkState | None = None) -> FastAPI:
     app = FastAPI(title="fetal-edge receiver", docs_url=None, redoc_url=None)
     factory = sessions(engine)
 
+    @app.middleware("http")
+    async def no_sniffing(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers["X-Content-Type-Options"] = "nosniff"     # JSON is never taken for a page
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         where = "; ".join(f"{'.'.join(str(x) for x in e['loc'][1:])}: {e['msg']}" for e in exc.errors())

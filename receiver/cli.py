@@ -52,10 +52,13 @@ def serve(args: argparse.Namespace) -> int:
         raise SyncError("TLS needs --ca (project CA), --cert and --key (the receiver's certificate); or --no-tls")
     _check_id("--client-id", args.client_id)
     _check_id("--share-group", args.share_group)
+    if not args.keep_telemetry_days > 0:
+        raise ConfigError(f"--keep-telemetry-days {args.keep_telemetry_days}: give a number of days > 0")
     settings = ReceiverSettings(host=args.broker_host, port=args.broker_port, tls=args.tls, ca=args.ca,
                                 cert=args.cert, key=args.key, client_id=args.client_id,
                                 topic_prefix=args.topic_prefix, share_group=args.share_group,
-                                accept_patient_ref=args.accept_patient_ref)
+                                accept_patient_ref=args.accept_patient_ref,
+                                keep_telemetry_days=args.keep_telemetry_days)
     logging.getLogger("receiver").info("settings in force: %s", settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -191,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scaling in: take this --client-id out of its --share-group for good (store what the "
                         "broker queued for it, unsubscribe, end its session) and exit")
     s.add_argument("--accept-patient-ref", action="store_true", help="accept payloads carrying patient_ref")
+    s.add_argument("--keep-telemetry-days", type=float, default=90.0,
+                   help="delete device telemetry history older than this (the latest per device is kept)")
     s.add_argument("--http-host", default="127.0.0.1")
     s.add_argument("--http-port", type=int, default=8080, help="/health, /results, /lag port (0: none)")
     a = sub.choices["add-device"]

@@ -205,3 +205,10 @@ def settle_latest(session: Session, results: list[dict[str, Any]]) -> None:
             Result.result_id.in_(chunk), Result.is_latest,
             exists(select(newer.result_id).where(newer.supersedes == Result.result_id))).values(
             is_latest=False))
+
+
+def prune_history(session: Session, before: datetime) -> int:
+    """Delete telemetry history received before `before` (the latest row per device stays in `telemetry`)."""
+    gone = session.execute(TelemetryHistory.__table__.delete().where(TelemetryHistory.received_at < before))
+    session.commit()
+    return gone.rowcount

@@ -36,7 +36,8 @@ alerts       one row per alert of a result: id PK, result_id -> results, clinic_
              acknowledges it (open = ack_at IS NULL).
 telemetry    latest message per device: (clinic_id, device_id) PK, received_at, at, free_disk_mb, outbox_len,
              last_exam_fps, last_sync_at, store_warning, models (JSON text: [{name, version, sha256}]), payload.
-telemetry_history  every telemetry message (same columns, id PK): per-device weekly views.
+telemetry_history  every telemetry message (same columns, id PK): per-device weekly views; receivers delete
+             rows older than `serve --keep-telemetry-days` (default 90).
 held         results kept raw, acknowledged to the broker, not yet stored: kind "newer_schema" (a schema version
              newer than this receiver knows; stored when an upgraded receiver starts) or "unknown_device"
              (stored when `fetal-receiver add-device` registers it). id PK, received_at, topic, kind,

@@ -28,7 +28,7 @@ from edge.clinical.alerts import DEFAULT_RULES, evaluate
 from edge.clinical.standards import BY_QUANTITY, centile_of, value_at, z_score
 from edge.results import Measurement
 from edge.sync.payload import QUANTITIES
-from receiver.extract import alert_rows, canonical, result_columns, telemetry_columns, with_alerts
+from receiver.extract import alert_rows, result_columns, telemetry_columns, with_alerts
 from receiver.models import Alert, Clinic, Device, Result, Telemetry, TelemetryHistory
 
 PLACES = ("Amani", "Baraka", "Chanzo", "Dalili", "Elimu", "Faraja", "Giza", "Hekima", "Imani", "Jua", "Kilima",

@@ -33,6 +33,16 @@ topic read fetal-edge/v1/#
 """
 
 
+def wait_until(cond, timeout: float = 60.0, every: float = 0.05) -> bool:
+    """Poll `cond` until it is true or `timeout` seconds have passed; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(every)
+    return bool(cond())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from mqtt_broker import PG_URL, REPO, Broker, RunningReceiver, broker, make_exam, pg_schema, sync_settings  # noqa: F401
+from mqtt_broker import (PG_URL, REPO, Broker, RunningReceiver, broker, make_exam, pg_schema,  # noqa: F401
+                         sync_settings, wait_until)
 
 from edge.store import ResultStore
 from edge.sync.worker import SyncWorker
@@ -34,15 +35,6 @@ def status(db: str, *extra: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
-def wait_for(cond, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return cond()
-
-
 def test_health_follows_the_broker_down_and_up(broker: Broker, tmp_path: Path) -> None:  # noqa: F811
     url = str(tmp_path / "rx.sqlite")
     with RunningReceiver(broker, url, heartbeat_s=0.2, client_id="rx-health") as rx:
@@ -56,12 +48,12 @@ def test_health_follows_the_broker_down_and_up(broker: Broker, tmp_path: Path) -
             store = ResultStore(tmp_path / "dev.sqlite")
             store.save(make_exam())
             SyncWorker(store, sync_settings(broker)).run(once=True, timeout_s=30)
-            assert wait_for(lambda: get(health)[1]["last_message_at"] is not None)
+            assert wait_until(lambda: get(health)[1]["last_message_at"] is not None)
             out = status(url)
             assert out.returncode == 0 and "central side: OK" in out.stdout and "connected+subscribed" in out.stdout
 
             broker.stop()                                   # nothing can be received any more
-            assert wait_for(lambda: get(health)[0] == 503)
+            assert wait_until(lambda: get(health)[0] == 503, 20)
             code, body = get(health)
             assert body["status"] == "down" and not body["receiver"]["broker_connected"]
             assert any("not connected to the broker" in p for p in body["problems"]), body
@@ -73,8 +65,8 @@ def test_health_follows_the_broker_down_and_up(broker: Broker, tmp_path: Path) -
             assert "NOT connected" in status(url).stdout
 
             broker.start()                                  # back: reconnected and subscribed again
-            assert wait_for(lambda: get(health)[0] == 200, 30)
-            assert wait_for(lambda: status(url).returncode == 0, 30)
+            assert wait_until(lambda: get(health)[0] == 200, 30)
+            assert wait_until(lambda: status(url).returncode == 0, 30)
         finally:
             api.stop()
 
@@ -83,7 +75,7 @@ def test_a_receiver_that_stopped_is_reported_down(broker: Broker, tmp_path: Path
     url = str(tmp_path / "rx.sqlite")
     assert "no receiver has reported" in status(url).stdout          # a database nobody writes to
     with RunningReceiver(broker, url, heartbeat_s=0.2):
-        assert wait_for(lambda: status(url, "--stale-after", "2").returncode == 0)
+        assert wait_until(lambda: status(url, "--stale-after", "2").returncode == 0)
     time.sleep(2.5)                                                    # its heartbeat grows old
     out = status(url, "--stale-after", "2")
     assert out.returncode == 6 and "NOT RUNNING" in out.stdout and "no heartbeat" in out.stdout
@@ -102,7 +94,7 @@ def test_database_unreachable_is_down(broker: Broker, tmp_path: Path) -> None:  
                 assert get(health)[0] == 200
                 with psycopg.connect(PG_URL, autocommit=True) as conn:   # the receiver's tables vanish
                     conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-                assert wait_for(lambda: get(health)[0] == 503)
+                assert wait_until(lambda: get(health)[0] == 503, 20)
                 body = get(health)[1]
                 assert not body["database"]["ok"] and any("database" in p for p in body["problems"]), body
             finally:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -13,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from legacy_receiver_db import LONG_CLINIC, make_postgres, make_sqlite
-from mqtt_broker import PG_URL
+from mqtt_broker import PG_URL, pg_schema
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -31,15 +30,8 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
     if request.param == "sqlite":
         yield str(tmp_path / "rx.sqlite"), None
         return
-    psycopg = pytest.importorskip("psycopg")
-    schema = f"fetal_mig_{uuid.uuid4().hex[:12]}"
-    try:
-        psycopg.connect(PG_URL).close()
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    yield PG_URL, schema
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with pg_schema("fetal_mig") as schema:
+        yield PG_URL, schema
 
 
 def schema_diff(engine: Engine) -> list[Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from mqtt_broker import (PG_URL, REPO, Broker, RunningReceiver, broker, certs, make_exam, pg_schema,  # noqa: F401
-                         sync_settings, tls_broker)
+                         sync_settings, tls_broker, wait_until)
 
 from edge.store import ResultStore
 from edge.sync.worker import SyncWorker
@@ -25,15 +25,6 @@ from receiver.service import Receiver
 
 N = 5000
 DEVICES = ("clinic-a/dev-1", "clinic-a/dev-2", "clinic-b/dev-1")
-
-
-def wait_until(cond, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return cond()
 
 
 def test_three_receivers_share_the_subscription_and_survive_kill_9(broker: Broker, tmp_path: Path) -> None:  # noqa: F811
@@ -72,7 +63,8 @@ def test_three_receivers_share_the_subscription_and_survive_kill_9(broker: Broke
             at_kill = count()
             assert wait_until(lambda: count() > at_kill + 200, 20)  # the other two carry on meanwhile
             procs[2] = start(2)                                      # its supervisor starts it again
-            assert wait_until(lambda: count() >= N and all(s.outbox_len() == 0 for s, _ in stores), 60)
+            drained = wait_until(lambda: count() >= N and all(s.outbox_len() == 0 for s, _ in stores), 120)
+            assert drained, (count(), [s.outbox_len() for s, _ in stores], health_report(db.engine))
             stop.set()
             for w in workers:
                 w.join(10)

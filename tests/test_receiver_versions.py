@@ -7,7 +7,8 @@ import copy
 import json
 from pathlib import Path
 
-from mqtt_broker import Broker, RunningReceiver, broker, make_exam, receiver_db, sync_settings  # noqa: F401
+from mqtt_broker import (Broker, RunningReceiver, broker, make_exam, receiver_db, sync_settings,  # noqa: F401
+                         wait_until)
 
 from edge.results import utc_now
 from edge.store import ResultStore
@@ -79,21 +80,12 @@ def test_old_receiver_then_upgraded_through_mosquitto(broker: Broker, tmp_path: 
     with RunningReceiver(broker, url, known_versions=("1.0",)) as old:
         state = SyncWorker(store, sync_settings(broker)).run(once=True, timeout_s=60)
         assert state.sent == 40 and store.outbox_len() == 0              # the broker acknowledged all of them
-        assert _wait(lambda: old.receiver.stats.held == 40)
+        assert wait_until(lambda: old.receiver.stats.held == 40)
         assert old.ids() == [] and old.receiver.stats.rejected == 0
     with RunningReceiver(broker, url) as new:                               # upgraded: tries the held ones
-        assert _wait(lambda: len(new.ids()) == 40)
+        assert wait_until(lambda: len(new.ids()) == 40)
         ids = new.ids()
         assert len(ids) == len(set(ids)) == 40 and set(ids) == set(saved)
         assert new.db.query("SELECT COUNT(*) FROM held")[0][0] == 0
     with RunningReceiver(broker, url) as again:                             # and again: nothing twice
         assert sorted(again.ids()) == sorted(saved) and again.receiver.stats.released == 0
-
-
-def _wait(cond, timeout: float = 30.0) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not cond():
-        time.sleep(0.05)
-    return cond()

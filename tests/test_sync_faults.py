@@ -12,7 +12,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from mqtt_broker import REPO, Broker, RunningReceiver, broker, certs, make_exam, sync_settings, tls_broker  # noqa: F401
+from mqtt_broker import (REPO, Broker, RunningReceiver, broker, certs, make_exam, sync_settings,  # noqa: F401
+                         tls_broker, wait_until)
 
 from edge.errors import SyncError
 from edge.store import ResultStore
@@ -33,15 +34,6 @@ class WorkerThread:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join(10)
-
-
-def wait_until(cond, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def assert_exactly_once(rx: RunningReceiver, store: ResultStore, saved: list[str]) -> None:
