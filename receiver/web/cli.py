@@ -87,6 +87,7 @@ def demo(args: argparse.Namespace) -> int:
     fresh = not path.exists()
     engine = _engine(args)
     if fresh:
+        print(f"making the demo database {path} (generated exams; about half a minute) ...", flush=True)
         seed_demo(engine, datetime.now(timezone.utc), DEMO_USERS)
     url = f"http://{args.host}:{args.port}/"
     print(f"\nfetal-edge dashboard demo on {path} ({'new' if fresh else 'existing'} database)\n  open {url}\n"

@@ -44,6 +44,11 @@ class Exam:
     def result_id(self) -> str:
         return self.row.result_id
 
+    def review_note(self, version: Result) -> str | None:
+        """The reviewer's note of one version (schema 1.1 `review.note`)."""
+        review = json.loads(version.payload).get("review") or {}
+        return review.get("note")
+
     def measurements(self) -> list[tuple[str, dict[str, Any]]]:
         meas = self.payload.get("measurements") or {}
         return [(name, meas[name]) for name in MEASUREMENTS if name in meas]
@@ -57,8 +62,8 @@ class Exam:
                 "payload": payload,
                 "alerts": [alert_json(a) for a in self.alerts],
                 "history": [{"result_id": h.result_id, "review_state": h.review_state, "review_by": h.review_by,
-                             "review_at": h.review_at and h.review_at.isoformat(), "supersedes": h.supersedes,
-                             "is_latest": h.is_latest} for h in self.history]}
+                             "review_at": h.review_at and h.review_at.isoformat(), "review_note": self.review_note(h),
+                             "supersedes": h.supersedes, "is_latest": h.is_latest} for h in self.history]}
 
 
 def alert_json(a: Alert) -> dict[str, Any]:
