@@ -4,13 +4,12 @@ path, the app on it, and a logged-in test client per role."""
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mqtt_broker import PG_URL, make_exam
+from mqtt_broker import PG_URL, make_exam, pg_schema
 
 from edge.sync.payload import build_payload
 from receiver import users
@@ -97,19 +96,10 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path):
         yield eng
         eng.dispose()
         return
-    pytest.importorskip("psycopg")
-    schema = f"fetal_web_{uuid.uuid4().hex[:12]}"
-    try:
+    with pg_schema("fetal_web") as schema:
         eng = open_engine(PG_URL, pg_schema=schema)
-    except Exception as exc:  # noqa: BLE001 (any connection failure: skip, the SQLite run still tests)
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    yield eng
-    eng.dispose()
-    from sqlalchemy import create_engine, text
-
-    with create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://")).connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        conn.commit()
+        yield eng
+        eng.dispose()
 
 
 @pytest.fixture
