@@ -73,13 +73,13 @@ def register_device(request: Request, v: Viewer = Depends(admin), form: dict[str
 def _register(request: Request, clinic: str, device: str, name: str | None, district: str | None) -> int:
     """Register through the receiver's own code and store what was held for the device; how many."""
     from receiver.db import Database
-    from receiver.service import Receiver, ReceiverSettings
+    from receiver.intake import Intake, ReceiverSettings
 
     s = request.app.state.settings
     db = Database(request.app.state.engine.url.render_as_string(hide_password=False), s.pg_schema)
     try:
         db.register_device(clinic, device, name, district)
-        replay = Receiver(db, ReceiverSettings(tls=False, accept_patient_ref=s.accept_patient_ref))
+        replay = Intake(db, ReceiverSettings(tls=False, accept_patient_ref=s.accept_patient_ref))
         replay.replay_held(clinic, device)
         return replay.stats.released - replay.stats.duplicates
     finally:
