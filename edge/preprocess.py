@@ -57,7 +57,8 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
-def _resize(gray: np.ndarray, spec: PreprocessSpec) -> tuple[np.ndarray, Geometry]:
+def resize(gray: np.ndarray, spec: PreprocessSpec) -> tuple[np.ndarray, Geometry]:
+    """gray uint8 (H, W) -> the model-size image (uint8) the manifest's resize rule makes, and its geometry."""
     h, w = gray.shape
     th, tw = spec.height, spec.width
     interp = _INTERP[spec.interpolation]
@@ -96,6 +97,6 @@ def normalise(img: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
 def preprocess(frame: np.ndarray, spec: PreprocessSpec) -> ModelInput:
     """The single entry point: any frame -> (1, 1, H, W) float32 tensor and its geometry."""
     gray = to_gray(frame)
-    resized, geom = _resize(gray, spec)
+    resized, geom = resize(gray, spec)
     x = normalise(resized, spec)
     return ModelInput(x[None, None].astype(np.float32, copy=False), geom)

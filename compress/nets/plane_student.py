@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 INPUT_HW = (112, 144)
-N_CLASSES = 8
+N_CLASSES = 9  # edge.planes.taxonomy.MODEL_CLASSES: 8 planes + junk
 # (out_channels, stride) of each depthwise-separable block after the stem (stem: 3x3 conv, stride 2, 16 ch)
 STAGES = ((32, 2), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1), (128, 1), (192, 2), (192, 1))
 STEM = 24

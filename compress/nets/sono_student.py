@@ -136,4 +136,4 @@ def frames_for_selection(images: np.ndarray, n: int = 256, seed: int = 0) -> tor
     pick = np.sort(rng.choice(len(images), size=min(n, len(images)), replace=False))
     x = torch.from_numpy(images[pick].astype(np.float32))[:, None]
     mu = x.mean(dim=(1, 2, 3), keepdim=True)
-    return (x - mu) / x.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+    return (x - mu) / x.std(dim=(1, 2, 3), keepdim=True, correction=0).clamp_min(1e-6)  # as edge.preprocess

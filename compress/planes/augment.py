@@ -1,8 +1,11 @@
-"""Ultrasound-fitting augmentation of a gray frame into a fixed-size view (teacher 224x288; student = /2).
+"""Ultrasound-fitting augmentation of a whole gray frame (`augment_frame`), which then goes through the
+device's own preprocessing (compress.planes.contract) for the student and SonoNet's view (`clean_view`,
+224x288) for the teacher.
 
-Each view: a random sector/zoom crop around the centre crop of the 224:288 aspect (depth/zoom), a small
-rotation, a horizontal flip (left-right mirror is anatomically fine for these planes; never vertical: the
-probe is always at the top), gain and gamma (contrast), and multiplicative speckle noise.
+Each augmented frame: a random zoom into the centre (depth/zoom) with a shift, a small rotation, a
+horizontal flip (left-right mirror is anatomically fine for these planes; never vertical: the probe is
+always at the top), gain and gamma (contrast), and multiplicative speckle noise. `augment_view` is the
+older form that warped straight into a 224x288 view (kept for the research probes that read it).
 """
 
 from __future__ import annotations
@@ -69,6 +72,32 @@ def augment_view(gray: np.ndarray, rng: np.random.Generator, spec: AugmentSpec =
     if sigma > 0:
         noise = rng.standard_normal((hw[0] // 2, hw[1] // 2)).astype(np.float32)
         noise = cv2.resize(noise, (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)  # speckle grain > 1 px
+        x = x * (1.0 + sigma * noise)
+    return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def augment_frame(gray: np.ndarray, rng: np.random.Generator, spec: AugmentSpec = AugmentSpec(),
+                  hw: tuple[int, int] = VIEW_HW) -> np.ndarray:
+    """One random augmented full frame (uint8, the input's shape): the geometry and intensity changes of
+    `augment_view`, applied to the whole frame so that any preprocessing can follow."""
+    h, w = gray.shape
+    cx, cy, bw, bh = centre_box(h, w, hw)
+    z = rng.uniform(*spec.zoom)
+    sx = rng.uniform(-spec.shift, spec.shift) * bw
+    sy = rng.uniform(-spec.shift, spec.shift) * bh
+    angle = rng.uniform(-spec.rotate_deg, spec.rotate_deg)
+    m = cv2.getRotationMatrix2D((cx + sx, cy + sy), angle, 1.0 / z)  # zoom in about the shifted centre ...
+    m[0, 2] -= sx                                                      # ... and bring it to the frame centre
+    m[1, 2] -= sy
+    out = cv2.warpAffine(gray, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if rng.random() < spec.hflip:
+        out = out[:, ::-1]
+    x = out.astype(np.float32) / 255.0
+    x = np.clip(x * rng.uniform(*spec.gain), 0, 1) ** rng.uniform(*spec.gamma)
+    sigma = rng.uniform(*spec.speckle)
+    if sigma > 0:  # grain as in augment_view: half the 224x288 view's resolution over the centre box
+        gh, gw = max(2, round(h * hw[0] / (2 * bh))), max(2, round(w * hw[1] / (2 * bw)))
+        noise = cv2.resize(rng.standard_normal((gh, gw)).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
         x = x * (1.0 + sigma * noise)
     return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
 

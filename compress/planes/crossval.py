@@ -18,9 +18,9 @@ from compress.data.planes import PlaneRecord
 from compress.nets.sononet import SONONET_CLASSES
 from compress.planes.distill import DistillConfig, student_logits, train_student
 from compress.planes.evaluate import softmax
-from compress.planes.features import ViewCache
+from compress.planes.features import JunkViews, ViewCache
 from compress.planes.teacher import head_logits, train_head
-from edge.planes.taxonomy import sononet_to_model_classes
+from edge.planes.taxonomy import JUNK, MODEL_CLASSES, PLANES, sononet_to_model_classes
 
 log = logging.getLogger(__name__)
 MODELS = ("sononet", "teacher", "student")
@@ -49,6 +49,31 @@ def view_labels(records: list[PlaneRecord], cache: ViewCache) -> tuple[np.ndarra
     return targets, planes
 
 
+JUNK_TARGET, JUNK_PLANE = MODEL_CLASSES.index(JUNK), len(PLANES)
+
+
+@dataclass
+class TrainViews:
+    """What a teacher head and a student train on: the views of some records, then the junk views."""
+
+    images: np.ndarray
+    feats: np.ndarray
+    maps: np.ndarray
+    targets: np.ndarray
+    planes: np.ndarray
+
+
+def train_views(records: list[PlaneRecord], cache: ViewCache, train_recs, junk: JunkViews | None) -> TrainViews:
+    """All cached views of `train_recs` (+ every junk view, target JUNK_TARGET, plane index JUNK_PLANE)."""
+    targets, planes = view_labels(records, cache)
+    tr = np.isin(cache.record, train_recs)
+    parts = [(cache.images[tr], cache.feats[tr], cache.maps[tr], targets[tr], planes[tr])]
+    if junk is not None and len(junk.images):
+        n = len(junk.images)
+        parts.append((junk.images, junk.feats, junk.maps, np.full(n, JUNK_TARGET), np.full(n, JUNK_PLANE)))
+    return TrainViews(*(np.concatenate(a) if len(parts) > 1 else a[0] for a in zip(*parts)))
+
+
 def sononet_logits(feats: np.ndarray) -> np.ndarray:
     """SonoNet-16 as it comes: its 14 logits mapped onto our 8 classes (log of summed probabilities)."""
     p8 = sononet_to_model_classes(softmax(feats[:, -14:]), SONONET_CLASSES)
@@ -63,25 +88,24 @@ def clean_views(cache: ViewCache, recs: np.ndarray) -> np.ndarray:
 
 
 def train_fold_models(records: list[PlaneRecord], cache: ViewCache, train_recs: np.ndarray,
-                      cfg: DistillConfig | None, seed: int = 0,
-                      sononet_npz: str | Path | None = None) -> tuple[object, torch.nn.Module | None]:
-    """The teacher head on all views of train_recs, and (cfg given) the student distilled from it."""
-    targets, planes = view_labels(records, cache)
-    tr = np.isin(cache.record, train_recs)
-    head = train_head(cache.feats[tr], targets[tr], planes[tr], seed=seed)
+                      cfg: DistillConfig | None, seed: int = 0, sononet_npz: str | Path | None = None,
+                      junk: JunkViews | None = None) -> tuple[object, torch.nn.Module | None]:
+    """The teacher head on all views of train_recs (+ junk), and (cfg given) the student distilled from it."""
+    v = train_views(records, cache, train_recs, junk)
+    head = train_head(v.feats, v.targets, v.planes, seed=seed)
     if cfg is None:
         return head, None
-    teacher_train = head_logits(head, cache.feats[tr])
-    student = train_student(cache.images[tr], teacher_train, targets[tr], planes[tr], cfg,
-                            teacher_feats=cache.feats[tr], teacher_maps=cache.maps[tr], sononet_npz=sononet_npz)
+    student = train_student(v.images, head_logits(head, v.feats), v.targets, v.planes, cfg,
+                            teacher_feats=v.feats, teacher_maps=v.maps, sononet_npz=sononet_npz)
     return head, student
 
 
 def fit_fold(records: list[PlaneRecord], cache: ViewCache, train_recs: np.ndarray, val_recs: np.ndarray,
-             cfg: DistillConfig | None, seed: int = 0, sononet_npz: str | Path | None = None) -> dict[str, np.ndarray]:
-    """Train on all views of train_recs; predict the clean views of val_recs (in val_recs order).
+             cfg: DistillConfig | None, seed: int = 0, sononet_npz: str | Path | None = None,
+             junk: JunkViews | None = None) -> dict[str, np.ndarray]:
+    """Train on all views of train_recs (+ junk); predict the clean views of val_recs (in val_recs order).
     `sononet_npz`: SonoNet-16's weights, for a SonoNet-S student (cut from them on this fold's views)."""
-    head, student = train_fold_models(records, cache, train_recs, cfg, seed, sononet_npz)
+    head, student = train_fold_models(records, cache, train_recs, cfg, seed, sononet_npz, junk)
     va = clean_views(cache, val_recs)
     out = {"sononet": sononet_logits(cache.feats[va]), "teacher": head_logits(head, cache.feats[va])}
     if student is not None:
@@ -91,14 +115,14 @@ def fit_fold(records: list[PlaneRecord], cache: ViewCache, train_recs: np.ndarra
 
 def run_folds(records: list[PlaneRecord], cache: ViewCache, pool: list[int], folds: list[np.ndarray],
               cfg: DistillConfig | None, train_exclude: set[int] = frozenset(),
-              sononet_npz: str | Path | None = None) -> FoldPredictions:
+              sononet_npz: str | Path | None = None, junk: JunkViews | None = None) -> FoldPredictions:
     """For each fold: train on pool minus fold (minus train_exclude), predict the fold's records."""
     rec, fold_id, logits = [], [], {m: [] for m in MODELS}
     for f, val in enumerate(folds):
         val_set = set(int(v) for v in val)
         train = np.array([i for i in pool if i not in val_set and i not in train_exclude])
         log.info("fold %d/%d: train %d records, predict %d", f + 1, len(folds), len(train), len(val))
-        out = fit_fold(records, cache, train, np.asarray(val), cfg, seed=f, sononet_npz=sononet_npz)
+        out = fit_fold(records, cache, train, np.asarray(val), cfg, seed=f, sononet_npz=sononet_npz, junk=junk)
         rec.extend(int(v) for v in val)
         fold_id.extend([f] * len(val))
         for m, v in out.items():

@@ -1,8 +1,10 @@
 """Student training: knowledge distillation from the teacher's logits on the same cached views + labels.
 
-The views are the cached augmented frames (zoom/sector crop, rotation, flip, gain/gamma, speckle); on top,
-each batch gets cheap fresh jitter that leaves the teacher's answer unchanged (horizontal flip, gamma, gain,
-speckle, a shift of a few pixels). Inputs are standardised per image, as at runtime (manifest: per_image).
+The views are the cached augmented full frames (zoom, shift, rotation, flip, gain/gamma, speckle), each made
+into the model-size image exactly as the device makes it; a batch is standardised as the device does it
+(compress.planes.contract.model_input). No further augmentation happens at model size: the training input is
+always a runtime input of some frame (until plane-cls 1.3.0 a flip/gain/gamma/speckle/shift jitter was added
+here, which no device input can look like, e.g. the shift wrapped around the border).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch.nn.functional as F
 
 from compress.distill_loss import distillation_loss
 from compress.nets.plane_student import PRETRAINED, build_student
+from compress.planes.contract import model_input
 from compress.planes.losses import partial_label_nll
 from compress.planes.teacher import class_weights
 
@@ -66,33 +69,6 @@ def new_student(cfg: DistillConfig, images: np.ndarray, sononet_npz: str | Path 
     return init(load_sononet16(sononet_npz), frames)
 
 
-def standardise(x: torch.Tensor) -> torch.Tensor:
-    """(N,1,H,W) -> per-image mean 0, std 1 (the manifest's per_image normalisation)."""
-    mu = x.mean(dim=(1, 2, 3), keepdim=True)
-    sd = x.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
-    return (x - mu) / sd
-
-
-def jitter(u8: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """uint8 (N,H,W) -> float (N,1,H,W) with label- and teacher-preserving jitter."""
-    return jitter_and_flips(u8, gen)[0]
-
-
-def jitter_and_flips(u8: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """`jitter`, plus which views it flipped (N,) bool, so spatial targets can be flipped with them."""
-    n = u8.shape[0]
-    x = u8.float().div(255.0)[:, None]
-    flip = torch.rand(n, generator=gen) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-    gain = 0.8 + 0.4 * torch.rand(n, 1, 1, 1, generator=gen)
-    gamma = torch.exp((torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.6)
-    x = (x * gain).clamp(0, 1) ** gamma
-    sigma = 0.15 * torch.rand(n, 1, 1, 1, generator=gen)
-    x = x * (1 + sigma * torch.randn(x.shape, generator=gen))
-    dy, dx = (int(v) for v in torch.randint(-4, 5, (2,), generator=gen))
-    return torch.roll(x, shifts=(dy, dx), dims=(2, 3)), flip
-
-
 class FeatureHint(torch.nn.Module):
     """Training-only projection of the student's pooled features onto the teacher's standardised features.
 
@@ -122,16 +98,16 @@ class SpatialHint(torch.nn.Module):
         self.register_buffer("sd", t.std(dim=(0, 2, 3)).clamp_min(1e-3)[None, :, None, None])
         self.proj = torch.nn.Conv2d(student_channels, t.shape[1], 1)
 
-    def loss(self, mid: torch.Tensor, teacher_maps: torch.Tensor, flipped: torch.Tensor) -> torch.Tensor:
-        target = torch.where(flipped[:, None, None, None], teacher_maps.flip(-1), teacher_maps).float()
-        return F.mse_loss(self.proj(mid), (target - self.mu) / self.sd)
+    def loss(self, mid: torch.Tensor, teacher_maps: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(self.proj(mid), (teacher_maps.float() - self.mu) / self.sd)
 
 
 def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.ndarray, plane_idx: np.ndarray,
                   cfg: DistillConfig = DistillConfig(), init: torch.nn.Module | None = None,
                   teacher_feats: np.ndarray | None = None, teacher_maps: np.ndarray | None = None,
                   sononet_npz: str | Path | None = None) -> torch.nn.Module:
-    """images (V,H,W) uint8, teacher_logits (V,8), targets (V,) with -1 = brain sub-plane unknown.
+    """images (V,H,W) uint8 model-size images, teacher_logits (V,9), targets (V,) with -1 = brain sub-plane
+    unknown, 8 = junk.
     `init`: continue training this model (a second warm-restart cycle) instead of a fresh one (`new_student`;
     `sononet_npz` is needed for the PRETRAINED arches).
     `teacher_feats` (V,D): the teacher's features of the same views, for the feature hint (cfg.feat_weight);
@@ -167,15 +143,14 @@ def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.nd
             for group in opt.param_groups:
                 group["lr"] = lr_at(progress, cfg.lr)
             step += 1
-            x, flipped = jitter_and_flips(x_all[b], gen)
-            pooled, mid = model.pooled_and_hint(standardise(x))
+            pooled, mid = model.pooled_and_hint(model_input(x_all[b]))
             logits = model.classifier(model.dropout(pooled))
             hard = partial_label_nll(logits, y_all[b], w_all[b], label_smoothing=0.05)
             loss = distillation_loss(logits, t_all[b], hard, cfg.temperature, cfg.alpha)
             if hint is not None:
                 loss = loss + cfg.feat_weight * hint.loss(pooled, f_all[b])
             if spatial is not None:
-                loss = loss + cfg.map_weight * spatial.loss(mid, m_all[b], flipped)
+                loss = loss + cfg.map_weight * spatial.loss(mid, m_all[b])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -202,7 +177,7 @@ def lr_at(progress: float, peak: float, warmup: float = 0.1) -> float:
 def student_logits(model: torch.nn.Module, images: np.ndarray, batch: int = 256) -> np.ndarray:
     model.eval()
     x = torch.from_numpy(images)
-    outs = [model(standardise(x[i:i + batch].float()[:, None])) for i in range(0, len(x), batch)]
+    outs = [model(model_input(x[i:i + batch])) for i in range(0, len(x), batch)]
     return torch.cat(outs).numpy()
 
 

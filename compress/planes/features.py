@@ -1,7 +1,9 @@
 """Cache of augmented views and frozen SonoNet-16 features: the expensive step, done once.
 
-For every development record: one clean view + `n_aug` augmented views; held-out records: the clean view
-only. Per view it keeps the student-resolution image (uint8) and SonoNet-16 features: global mean and max
+For every development record: the frame as it is + `n_aug` augmented full frames
+(`compress.planes.augment.augment_frame`); held-out records: the frame only. Per view it keeps the student's
+model-size image exactly as the device makes it (`compress.planes.contract.model_image`, uint8) and
+SonoNet-16 features of SonoNet's own 224x288 view of the same frame: global mean and max
 of the last block (128 + 128), mean of the adaptation hidden layer (64) and the 14 SonoNet logits, and the
 last block's map average-pooled to MAP_HW (float16), the target of the student's spatial hint.
 """
@@ -19,7 +21,8 @@ import torch.nn.functional as F
 from compress.data.planes import PlaneRecord
 from compress.nets.plane_student import INPUT_HW
 from compress.nets.sononet import SonoNet16
-from compress.planes.augment import augment_view, clean_view, student_view
+from compress.planes.augment import augment_frame, clean_view
+from compress.planes.contract import model_image
 from edge.imageio import read_gray
 
 log = logging.getLogger(__name__)
@@ -66,30 +69,80 @@ def sononet_forward(model: SonoNet16, views: np.ndarray) -> tuple[np.ndarray, np
     return out.numpy().astype(np.float32), maps.numpy().astype(np.float16)
 
 
+class _Batcher:
+    """Collects SonoNet views and runs them through the network a batch at a time."""
+
+    def __init__(self, model: SonoNet16, batch: int) -> None:
+        self.model, self.batch = model, batch
+        self.feats: list[np.ndarray] = []
+        self.maps: list[np.ndarray] = []
+        self.pending: list[np.ndarray] = []
+
+    def add(self, frame: np.ndarray) -> None:
+        self.pending.append(clean_view(frame))
+        if len(self.pending) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            f, m = sononet_forward(self.model, np.stack(self.pending))
+            self.feats.append(f)
+            self.maps.append(m)
+            self.pending.clear()
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        self.flush()
+        return np.concatenate(self.feats), np.concatenate(self.maps)
+
+
+def views_of(frames: list[np.ndarray], model: SonoNet16, batch: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Full frames -> (student images, SonoNet features, SonoNet maps), each frame preprocessed its two ways."""
+    b = _Batcher(model, batch)
+    imgs = []
+    for f in frames:
+        imgs.append(model_image(f))
+        b.add(f)
+    return (np.stack(imgs), *b.arrays())
+
+
 def build_cache(records: list[PlaneRecord], dev: set[int], model: SonoNet16, n_aug: int = 12,
                 seed: int = 0, batch: int = 16) -> ViewCache:
     rng = np.random.default_rng(seed)
-    rec, vid, imgs, feats, maps, pending = [], [], [], [], [], []
-
-    def flush() -> None:
-        if pending:
-            f, m = sononet_forward(model, np.stack(pending))
-            feats.append(f)
-            maps.append(m)
-            pending.clear()
+    rec, vid, imgs = [], [], []
+    b = _Batcher(model, batch)
 
     for i, r in enumerate(records):
         gray = read_gray(r.path)
-        views = [clean_view(gray)] + ([augment_view(gray, rng) for _ in range(n_aug)] if i in dev else [])
-        for k, v in enumerate(views):
+        frames = [gray] + ([augment_frame(gray, rng) for _ in range(n_aug)] if i in dev else [])
+        for k, f in enumerate(frames):
             rec.append(i)
             vid.append(k)
-            imgs.append(student_view(v, STUDENT_HW))
-            pending.append(v)
-            if len(pending) >= batch:
-                flush()
+            imgs.append(model_image(f))
+            b.add(f)
         if i % 50 == 0:
             log.info("features: %d / %d records", i, len(records))
-    flush()
-    return ViewCache(np.array(rec), np.array(vid), np.stack(imgs), np.concatenate(feats),
-                     np.concatenate(maps))
+    feats, maps = b.arrays()
+    return ViewCache(np.array(rec), np.array(vid), np.stack(imgs), feats, maps)
+
+
+@dataclass
+class JunkViews:
+    """The junk class's training views (compress.planes.junk), preprocessed as the real views are."""
+
+    kind: np.ndarray       # (J,) junk kind names
+    images: np.ndarray     # (J, h, w) uint8
+    feats: np.ndarray      # (J, FEATURE_DIM) float32
+    maps: np.ndarray       # (J, MAP_CHANNELS, *MAP_HW) float16
+
+    def save(self, path: Path) -> None:
+        np.savez(path, kind=self.kind, images=self.images, feats=self.feats, maps=self.maps)
+
+    @classmethod
+    def load(cls, path: Path) -> "JunkViews":
+        with np.load(path, allow_pickle=False) as d:
+            return cls(d["kind"], d["images"], d["feats"], d["maps"])
+
+
+def build_junk(frames: list[np.ndarray], kinds: list[str], model: SonoNet16) -> JunkViews:
+    images, feats, maps = views_of(frames, model)
+    return JunkViews(np.array(kinds), images, feats, maps)

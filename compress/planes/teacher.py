@@ -1,7 +1,7 @@
 """Teacher: frozen SonoNet-16 (published weights) + a new head trained on our taxonomy.
 
 CPU is scarce (1.24 GMAC per frame), so the backbone stays frozen and the head learns from cached
-features of augmented views (`compress.planes.features`): standardised features -> MLP -> 8 logits.
+features of augmented views (`compress.planes.features`): standardised features -> MLP -> 9 logits (8 planes + junk).
 `PlaneTeacher` chains backbone and head for end-to-end use (ONNX, distillation on new views).
 """
 
@@ -35,8 +35,8 @@ class TeacherHead(nn.Module):
 
 
 def class_weights(plane_idx: np.ndarray) -> np.ndarray:
-    """Per-sample weights that balance the six planes (inverse frequency, mean 1)."""
-    counts = np.bincount(plane_idx, minlength=6).astype(np.float64)
+    """Per-sample weights that balance the six planes and junk (index 6) (inverse frequency, mean 1)."""
+    counts = np.bincount(plane_idx, minlength=7).astype(np.float64)
     w = 1.0 / np.maximum(counts[plane_idx], 1.0)
     return (w / w.mean()).astype(np.float32)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +14,14 @@ import torch
 from compress.data.planes import PlaneRecord, grouped_folds, load_records, split_dev_heldout
 from compress.nets.sononet import load_sononet16
 from compress.nets.plane_student import build_student
-from compress.planes.crossval import FoldPredictions, run_folds, view_labels
-from compress.planes.distill import DistillConfig, recipe_tag, train_student
+from compress.planes.contract import STUDENT_PREPROCESSING
+from compress.planes.crossval import FoldPredictions, TrainViews, run_folds, train_views
+from compress.planes.distill import DistillConfig, train_student
 from compress.planes.evaluate import choose_threshold, fit_temperature, softmax
-from compress.planes.features import MAP_HW, STUDENT_HW, ViewCache, build_cache
+from compress.planes.features import MAP_HW, STUDENT_HW, JunkViews, ViewCache, build_cache, build_junk
+from compress.planes.junk import GENERATOR_VERSION as JUNK_VERSION, KINDS as JUNK_KINDS, junk_frames
 from compress.planes.teacher import TEACHER_CHECKPOINT, TeacherHead, head_logits, save_teacher, train_head
+from edge.imageio import read_gray
 from edge.planes.taxonomy import to_planes
 
 log = logging.getLogger(__name__)
@@ -30,6 +34,11 @@ class PlaneData:
     held: list[int]
     cache: ViewCache
     sononet_npz: Path
+    junk: JunkViews | None = None
+    key: str = ""          # hash of everything the cached views depend on (records, contract, augmentation, junk)
+
+    def train_views(self, recs) -> TrainViews:
+        return train_views(self.records, self.cache, recs, self.junk)
 
 
 def cache_paths(out: Path, n_aug: int) -> tuple[Path, Path]:
@@ -38,41 +47,79 @@ def cache_paths(out: Path, n_aug: int) -> tuple[Path, Path]:
     return out / f"{stem}.npz", out / f"{stem}.key"
 
 
+# bump when the augmentation or the way views are made changes (part of every cache and recipe key)
+VIEWS_VERSION = "full-frame augment + edge.preprocess (1.4.0)"
+
+
 def _key(records: list[PlaneRecord], n_aug: int) -> str:
-    h = hashlib.sha256(f"n_aug={n_aug};hw={STUDENT_HW};maps={MAP_HW}".encode())
+    h = hashlib.sha256(f"n_aug={n_aug};hw={STUDENT_HW};maps={MAP_HW};views={VIEWS_VERSION};"
+                       f"pre={json.dumps(STUDENT_PREPROCESSING, sort_keys=True)}".encode())
     for r in records:
         h.update(f"{r.path.name}|{r.plane}|{r.brain_plane}|{r.patient}|{r.heldout}".encode())
     return h.hexdigest()
 
 
-def prepare(data_dir: Path, out: Path, n_aug: int, hc18_images: int) -> PlaneData:
+def _cached(path: Path, key: str, load, build):  # type: ignore[no-untyped-def]
+    """load(path) if path's key file says `key`, else build(), save it and its key."""
+    key_path = path.with_suffix(".key")
+    if path.is_file() and key_path.is_file() and key_path.read_text().strip() == key:
+        return load(path)
+    obj = build()
+    obj.save(path)
+    key_path.write_text(key + "\n")
+    return obj
+
+
+def prepare(data_dir: Path, out: Path, n_aug: int, hc18_images: int, n_junk: int = 0,
+            junk_seed: int = 0) -> PlaneData:
     """Records + the view/feature cache, one per n_aug and student input size (`cache_paths`; built once,
     rebuilt only when the records change), so runs with other settings (a test, an older config) never
-    overwrite it."""
+    overwrite it; and `n_junk` junk views (compress.planes.junk, seeded) for the junk class."""
     records = load_records(data_dir, hc18_images)
     dev, held = split_dev_heldout(records)
     npz = data_dir / "peers" / "sononet" / "SonoNet16.npz"
-    cache_path, key_path = cache_paths(out, n_aug)
+    cache_path, _ = cache_paths(out, n_aug)
     key = _key(records, n_aug)
-    if cache_path.is_file() and key_path.is_file() and key_path.read_text().strip() == key:
-        cache = ViewCache.load(cache_path)
-    else:
+
+    def build() -> ViewCache:
         log.info("building the view cache: %d records, %d augmented views each (SonoNet-16 forward)",
                  len(records), n_aug)
-        cache = build_cache(records, set(dev), load_sononet16(npz), n_aug=n_aug)
-        cache.save(cache_path)
-        key_path.write_text(key + "\n")
-    return PlaneData(records, dev, held, cache, npz)
+        return build_cache(records, set(dev), load_sononet16(npz), n_aug=n_aug)
+
+    cache = _cached(cache_path, key, ViewCache.load, build)
+    junk = None
+    if n_junk > 0:
+        junk_key = hashlib.sha256(f"{key};junk={n_junk};seed={junk_seed};kinds={JUNK_KINDS};v={JUNK_VERSION}".encode()).hexdigest()
+        junk = _cached(out / f"junk_n{n_junk}_s{junk_seed}.npz", junk_key, JunkViews.load,
+                       lambda: _build_junk(records, dev, n_junk, junk_seed, npz))
+        key = junk_key
+    return PlaneData(records, dev, held, cache, npz, junk, key)
+
+
+def _build_junk(records: list[PlaneRecord], dev: list[int], n: int, seed: int, npz: Path) -> JunkViews:
+    """Junk views; the tile-shuffled kind uses development frames only (held-out patients never seen)."""
+    pick = np.random.default_rng(seed).choice(dev, size=min(len(dev), 120), replace=False)
+    frames, kinds = junk_frames(n, seed, [read_gray(records[int(i)].path) for i in pick])
+    log.info("junk views: %d frames of %d kinds (SonoNet-16 forward)", n, len(set(kinds)))
+    return build_junk(frames, kinds, load_sononet16(npz))
+
+
+def recipe_key(data: PlaneData, cfg: DistillConfig, **extra: object) -> str:
+    """12 hex digits naming a trained result: the data/views key, the student recipe and any extra settings.
+    Checkpoints and CV predictions are stored and found under it, so a run of another recipe never stands
+    in for this one."""
+    blob = json.dumps({"data": data.key, "cfg": asdict(cfg), **extra}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def cv_predictions(data: PlaneData, out: Path, folds: int, cfg: DistillConfig, reuse: bool = True) -> FoldPredictions:
     """Patient-grouped k-fold out-of-fold logits of SonoNet, teacher and student over the dev set."""
-    path = out / f"cv_k{folds}_e{cfg.epochs}_m{cfg.max_minutes:g}{recipe_tag(cfg)}.npz"  # schedules never stand in for each other
+    path = out / f"cv_k{folds}_{recipe_key(data, cfg, folds=folds)}.npz"  # recipes never stand in for each other
     if reuse and path.is_file():
         return FoldPredictions.load(path)
     torch.set_num_threads(1)
     preds = run_folds(data.records, data.cache, data.dev, grouped_folds(data.records, data.dev, folds), cfg,
-                      sononet_npz=data.sononet_npz)
+                      sononet_npz=data.sononet_npz, junk=data.junk)
     preds.save(path)
     return preds
 
@@ -81,7 +128,7 @@ def loco_predictions(data: PlaneData, out: Path, cfg: DistillConfig | None,
                      reuse: bool = True) -> FoldPredictions:
     """Leave-one-country-out over the African cohort: train without the country (and without any held-out
     record), predict every image of that country (development and held-out patients). cfg None: no student."""
-    path = out / (f"loco_e{cfg.epochs}_m{cfg.max_minutes:g}{recipe_tag(cfg)}.npz" if cfg else "loco_e0.npz")
+    path = out / (f"loco_{recipe_key(data, cfg, loco=True)}.npz" if cfg else f"loco_e0_{data.key[:12]}.npz")
     if reuse and path.is_file():
         return FoldPredictions.load(path)
     torch.set_num_threads(1)
@@ -89,7 +136,7 @@ def loco_predictions(data: PlaneData, out: Path, cfg: DistillConfig | None,
     folds = [np.array([i for i, r in enumerate(data.records) if r.dataset == "african" and r.country == c])
              for c in countries]
     preds = run_folds(data.records, data.cache, data.dev, folds, cfg, train_exclude=set(data.held),
-                      sononet_npz=data.sononet_npz)
+                      sononet_npz=data.sononet_npz, junk=data.junk)
     preds.save(path)
     return preds
 
@@ -101,29 +148,39 @@ def calibrate(logits8: np.ndarray, records: list[PlaneRecord], target_accuracy: 
     return t, choose_threshold(to_planes(softmax(logits8, t)), y, target_accuracy)
 
 
-def student_name(cfg: DistillConfig, continue_minutes: float = 0.0) -> str:
-    """Checkpoint file of the shipped-recipe student: student_e<epochs>[_map<w>][_c<minutes>].pt."""
-    return f"student_e{cfg.epochs}{recipe_tag(cfg)}" + (f"_c{continue_minutes:g}" if continue_minutes > 0 else "") + ".pt"
+def student_name(data: PlaneData, cfg: DistillConfig, continue_minutes: float = 0.0) -> str:
+    """Checkpoint file of a student: student_<arch>_<recipe key>.pt (the key covers data, views and recipe)."""
+    extra = {"continue_minutes": continue_minutes} if continue_minutes > 0 else {}
+    return f"student_{cfg.arch}_{recipe_key(data, cfg, **extra)}.pt"
 
 
 def final_models(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = True,
                  continue_minutes: float = 0.0) -> tuple[TeacherHead, torch.nn.Module]:
-    """Teacher head and student trained on every development view (held-out patients never seen).
-    The student checkpoint is reused when one of the same schedule exists (`student_name`).
+    """Teacher head and student trained on every development view + the junk views (held-out patients never
+    seen). The student checkpoint is reused when one of the same recipe exists (`student_name`).
     continue_minutes > 0: a second cycle (peak LR / 3) from that checkpoint."""
     torch.set_num_threads(1)
-    targets, planes = view_labels(data.records, data.cache)
-    dev_views = np.isin(data.cache.record, data.dev)
-    head = train_head(data.cache.feats[dev_views], targets[dev_views], planes[dev_views])
-    save_teacher(head, out / TEACHER_CHECKPOINT.name, sononet_npz=str(data.sononet_npz))
-    path = out / student_name(cfg)
+    v = data.train_views(data.dev)
+    head = train_head(v.feats, v.targets, v.planes)
+    save_teacher(head, out / TEACHER_CHECKPOINT.name, sononet_npz=str(data.sononet_npz), data_key=data.key)
+    path = out / student_name(data, cfg)
     if reuse and path.is_file():
         student = load_student(path)
     else:
-        student = _fresh_student(data, cfg, head, path)
+        student = train_student(v.images, head_logits(head, v.feats), v.targets, v.planes, cfg,
+                                teacher_feats=v.feats, teacher_maps=v.maps, sononet_npz=data.sononet_npz)
+        _save_student(student, cfg, path, epochs=cfg.epochs)
     if continue_minutes <= 0:
         return head, student.eval()
-    return head, _continue(data, out, cfg, head, student, continue_minutes, reuse)
+    path = out / student_name(data, cfg, continue_minutes)
+    if reuse and path.is_file():
+        student.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
+        return head, student.eval()
+    more = replace(cfg, lr=cfg.lr / 3, max_minutes=continue_minutes)
+    student = train_student(v.images, head_logits(head, v.feats), v.targets, v.planes, more, init=student.train(),
+                            teacher_feats=v.feats, teacher_maps=v.maps)
+    _save_student(student, cfg, path, continued_minutes=continue_minutes)
+    return head, student
 
 
 def load_student(path: Path) -> torch.nn.Module:
@@ -138,28 +195,12 @@ def _save_student(student: torch.nn.Module, cfg: DistillConfig, path: Path, **me
     torch.save({"state_dict": student.state_dict(), "width_mult": cfg.width_mult, "arch": cfg.arch, **meta}, path)
 
 
-def _fresh_student(data: PlaneData, cfg: DistillConfig, head: TeacherHead, path: Path) -> torch.nn.Module:
-    targets, planes = view_labels(data.records, data.cache)
-    dev_views = np.isin(data.cache.record, data.dev)
-    teacher_logits = head_logits(head, data.cache.feats[dev_views])
-    student = train_student(data.cache.images[dev_views], teacher_logits, targets[dev_views], planes[dev_views], cfg,
-                            teacher_feats=data.cache.feats[dev_views], teacher_maps=data.cache.maps[dev_views],
-                            sononet_npz=data.sononet_npz)
-    _save_student(student, cfg, path, epochs=cfg.epochs)
-    return student
+def prepare_recipe(recipe, data_dir: str | Path | None):  # type: ignore[no-untyped-def]
+    """(PlaneData, cache directory) of a `compress.planes.recipe.PlaneRecipe`."""
+    from compress.paths import REPO_ROOT, require_data_dir
 
-
-def _continue(data: PlaneData, out: Path, cfg: DistillConfig, head: TeacherHead, student: torch.nn.Module,
-              minutes: float, reuse: bool) -> torch.nn.Module:
-    path = out / student_name(cfg, minutes)
-    if reuse and path.is_file():
-        student.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
-        return student.eval()
-    targets, planes = view_labels(data.records, data.cache)
-    dev_views = np.isin(data.cache.record, data.dev)
-    more = replace(cfg, lr=cfg.lr / 3, max_minutes=minutes)
-    student = train_student(data.cache.images[dev_views], head_logits(head, data.cache.feats[dev_views]),
-                            targets[dev_views], planes[dev_views], more, init=student.train(),
-                            teacher_feats=data.cache.feats[dev_views], teacher_maps=data.cache.maps[dev_views])
-    _save_student(student, cfg, path, continued_minutes=minutes)
-    return student
+    out = Path(recipe.cache_dir)
+    out = out if out.is_absolute() else REPO_ROOT / out
+    out.mkdir(parents=True, exist_ok=True)
+    data = prepare(require_data_dir(data_dir), out, recipe.n_aug, recipe.hc18_images, recipe.n_junk, recipe.junk_seed)
+    return data, out

@@ -1,10 +1,13 @@
-"""Planes adapter: the plane engineer's records, view cache, teacher (SonoNet-16 features + trained head),
-student (the recipe's student.family: planenet-s, sononet-s, sononet-lr) and metrics (compress.data.planes, compress.planes.*, compress.nets.plane_student).
+"""Planes adapter: the recipe in task_options (compress.planes.recipe), its view cache and junk views,
+teacher (SonoNet-16 features + trained head), the recipe's distilled student and metrics
+(compress.data.planes, compress.planes.*).
 
-Training views are the cached augmented development views; the teacher's logits for them come from the
-cached SonoNet-16 features through the trained head (the teacher never runs on the student's input).
-The gate metric is macro-F1 over the six planes, in points (0-100), on the held-out patients, through the
-runtime's own preprocessing (compress.planes.evaluate).
+`build_student` returns the student the recipe trains (`compress.planes.workflow.final_models`): the
+checkpoint stored under the recipe's key when one exists, else it is trained here (~75 CPU-minutes).
+Training views are the cached augmented development views + junk views; the teacher's logits for them
+come from the cached SonoNet-16 features through the trained head (the teacher never runs on the student's
+input). The gate metric is macro-F1 over the six planes, in points (0-100), on the held-out patients,
+through the runtime's own preprocessing (compress.planes.evaluate); a junk answer counts as a miss.
 """
 
 from __future__ import annotations
@@ -21,12 +24,7 @@ from compress.tasks import TASKS
 from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
 from edge.errors import ConfigError, ModelError
 
-OPTIONS = {"cache_dir": "runs/planes", "n_aug": 40, "hc18_images": 80,
-           "calibration_params_from": "edge/models/plane-cls/manifest.json", "target_accuracy": 0.97}
-
-
-# what train-planes recorded about how the warm-start student was trained, carried into the bundle
-TRAINING_PROVENANCE = ("teacher", "distillation", "calibration")
+PIPELINE_ONLY_OPTIONS: tuple[str, ...] = ()  # task_options keys that are not part of the training recipe
 
 
 class TeacherNet(nn.Module):
@@ -46,47 +44,47 @@ class TeacherNet(nn.Module):
 class PlanesTask(TaskAdapter):
     def __init__(self, data_dir: Path, options: dict[str, Any]) -> None:
         from compress.nets.plane_student import INPUT_HW
-        from compress.paths import REPO_ROOT
-        from compress.planes.crossval import view_labels
-        from compress.planes.ship import STUDENT_PREPROCESSING
-        from compress.planes.workflow import prepare
-        from edge.manifest import parse_preprocessing
+        from compress.planes.contract import SPEC, STUDENT_PREPROCESSING
+        from compress.planes.recipe import recipe_from_options
+        from compress.planes.workflow import prepare_recipe
         from edge.planes.taxonomy import MODEL_CLASSES
 
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(f"task_options {unknown} are not understood by task 'planes'; valid: {sorted(OPTIONS)}")
-        self.opts = {**OPTIONS, **options}
-        out = Path(self.opts["cache_dir"])
-        out = out if out.is_absolute() else REPO_ROOT / out
-        self.data = prepare(data_dir, out, int(self.opts["n_aug"]), int(self.opts["hc18_images"]))
-        cache, recs = self.data.cache, self.data.records
-        targets, planes = view_labels(recs, cache)
-        dev = np.isin(cache.record, self.data.dev)
-        self.train_idx = np.flatnonzero(dev)
-        self.targets, self.planes = targets, planes
-        self.clean_dev = np.flatnonzero(dev & (cache.view == 0))
-        self.spec = parse_preprocessing(STUDENT_PREPROCESSING)
-        self.teacher_cache: np.ndarray | None = None
+        self.recipe = recipe_from_options(options, PIPELINE_ONLY_OPTIONS)
+        self.data, self.out = prepare_recipe(self.recipe, data_dir)
+        self.views = self.data.train_views(self.data.dev)
+        cache = self.data.cache
+        self.clean_dev = np.flatnonzero(np.isin(cache.record, self.data.dev) & (cache.view == 0))
+        self.spec = SPEC
+        self.head = None
         self.info = TaskInfo("planes", "plane-cls", "macro_f1", True, (1, 1, *INPUT_HW), "class_logits",
                              tuple(MODEL_CLASSES), STUDENT_PREPROCESSING,
                              f"{len(self.data.dev)} development records (planes/labels.csv + HC18 train heads), "
-                             f"{len(self.train_idx)} cached views",
+                             f"{len(self.views.images)} cached views ({self.recipe.n_junk} of them junk-class frames)",
                              f"held-out patients ({len(self.data.held)} records, compress.data.planes hash split)",
-                             (1, 1, 224, 288))
+                             (1, 1, 224, 288), self.recipe.student_arch)
+
+    def _final(self):  # type: ignore[no-untyped-def]
+        """(teacher head, student) of the recipe: reused by recipe key, or trained now."""
+        from compress.planes.workflow import final_models
+
+        return final_models(self.data, self.out, self.recipe.student_config(),
+                            continue_minutes=self.recipe.continue_minutes)
 
     # -- networks -----------------------------------------------------------------------------------------
-    def build_teacher(self, family: str | None = None, width_mult: float = 1.0) -> nn.Module:
+    def build_teacher(self) -> nn.Module:
         from compress.nets.sononet import load_sononet16
         from compress.planes.teacher import TeacherHead
 
         return TeacherNet(load_sononet16(self.data.sononet_npz), TeacherHead())
 
     def load_teacher(self, model: nn.Module, path: Any) -> nn.Module:
-        """runs/planes/teacher.pt holds the trained head ({'head': state_dict, 'in_dim': ...})."""
+        """The recipe's teacher head (trained with the student, `final_models`); `path` (teacher.checkpoint)
+        must be the file that training wrote for this recipe's data ({'head', 'meta': {'data_key'}})."""
         path = Path(path)
+        self.head, _ = self._final()
         if not path.is_file():
-            raise ModelError(f"teacher checkpoint {path} not found; train it with `fetal-compress train-planes`")
+            raise ModelError(f"teacher checkpoint {path} not found; the recipe writes it to "
+                             f"{self.out / 'teacher.pt'}: set teacher.checkpoint to that file")
         try:
             ck = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for corrupt or foreign files
@@ -94,43 +92,39 @@ class PlanesTask(TaskAdapter):
         if not (isinstance(ck, dict) and isinstance(ck.get("head"), dict)):
             raise ModelError(f"{path} is not a plane teacher checkpoint (no 'head' state); give the file "
                              "`fetal-compress train-planes` wrote (runs/planes/teacher.pt)")
+        if (ck.get("meta") or {}).get("data_key") != self.data.key:
+            raise ModelError(f"teacher checkpoint {path} was trained on other views than this recipe's; "
+                             "run `fetal-compress train-planes --config` with this YAML first")
         try:
             model.head.load_state_dict(ck["head"])
         except RuntimeError as exc:
             raise ModelError(f"teacher checkpoint {path} does not match the teacher head architecture: "
                              f"{str(exc).splitlines()[0]}") from None
-        with torch.no_grad():
-            self.teacher_cache = model.head.eval()(torch.from_numpy(self.data.cache.feats.astype(np.float32))).numpy()
         return model.eval()
 
-    def build_student(self, family: str, width_mult: float) -> nn.Module:
-        from compress.nets.plane_student import build_student
-
-        try:
-            return build_student(width_mult, arch=family)
-        except ValueError as exc:
-            raise ConfigError(f"student.family / student.width_mult: {exc}") from None
-
-    def steps_per_epoch(self, batch_size: int) -> int:
-        return max(1, len(self.train_idx) // batch_size)
+    def build_student(self, width_mult: float) -> nn.Module:
+        """The recipe's distilled student (width_mult must be 1.0 for the SonoNet-derived arches)."""
+        if self.recipe.pretrained and width_mult != 1.0:
+            raise ConfigError(f"student.width_mult {width_mult}: {self.recipe.student_arch} has fixed widths (1.0)")
+        return self._final()[1]
 
     # -- training -----------------------------------------------------------------------------------------
     def train_batches(self, batch_size: int, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        from compress.planes.distill import jitter, standardise
-        from compress.planes.teacher import class_weights
+        """Batches of runtime inputs (pruning's fine-tuning): labels, class weights and teacher logits in y."""
+        from compress.planes.contract import model_input
+        from compress.planes.teacher import class_weights, head_logits
 
-        if self.teacher_cache is None:
-            raise ConfigError("task 'planes' distils from cached teacher logits: give teacher.checkpoint "
-                              "(runs/planes/teacher.pt from `fetal-compress train-planes`), not teacher.train_epochs")
+        if self.head is None:
+            self.head = self._final()[0]
+        v = self.views
         gen = torch.Generator().manual_seed(seed)
-        images = torch.from_numpy(self.data.cache.images)
-        weights = class_weights(self.planes[self.train_idx])
-        y_all = np.concatenate([self.targets[self.train_idx, None].astype(np.float32), weights[:, None],
-                                self.teacher_cache[self.train_idx]], 1)
-        y_all = torch.from_numpy(y_all)
+        images = torch.from_numpy(v.images)
+        y_all = torch.from_numpy(np.concatenate([v.targets[:, None].astype(np.float32),
+                                                 class_weights(v.planes)[:, None],
+                                                 head_logits(self.head, v.feats)], 1).astype(np.float32))
         while True:
-            b = torch.randint(0, len(self.train_idx), (batch_size,), generator=gen)
-            yield standardise(jitter(images[torch.from_numpy(self.train_idx)[b]], gen)), y_all[b]
+            b = torch.randint(0, len(images), (batch_size,), generator=gen)
+            yield model_input(images[b]), y_all[b]
 
     def hard_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         from compress.planes.losses import partial_label_nll
@@ -169,43 +163,32 @@ class PlanesTask(TaskAdapter):
         return self._metrics(probs)
 
     def manifest_extra(self, predict: PredictFn) -> dict[str, Any]:
-        """calibration_params {temperature, unknown_threshold} that edge.planes.classifier needs.
+        """calibration_params {temperature, unknown_threshold} that edge.planes.classifier needs, chosen on the
+        recipe's patient-grouped CV out-of-fold logits (reused by recipe key, or run now), and the recipe."""
+        from dataclasses import asdict
 
-        Taken from the shipped plane-cls manifest (chosen there on out-of-fold validation logits of the same
-        student architecture, distilled from the same teacher) when it has them; otherwise fitted on the
-        clean development views, which the student has seen (in-sample, so likely overconfident; flagged)."""
-        import json
+        from compress.planes.workflow import calibrate, cv_predictions
 
-        from compress.paths import REPO_ROOT
-        from compress.planes.workflow import calibrate
-
-        src = Path(self.opts["calibration_params_from"])
-        src = src if src.is_absolute() else REPO_ROOT / src
-        if src.is_file():
-            trained = json.loads(src.read_text(encoding="utf-8"))
-            params = trained.get("calibration_params")
-            if isinstance(params, dict) and {"temperature", "unknown_threshold"} <= set(params):
-                rel = src.relative_to(REPO_ROOT) if src.is_relative_to(REPO_ROOT) else src
-                prov = {k: v for k, v in (trained.get("provenance") or {}).items() if k in TRAINING_PROVENANCE}
-                return {"calibration_params": {**params, "source": f"from {rel} (train-planes' CV calibration)"},
-                        "provenance": prov}
-        idx = self.clean_dev
-        from compress.planes.distill import standardise
-
-        x = standardise(torch.from_numpy(self.data.cache.images[idx]).float()[:, None]).numpy()
-        logits = np.concatenate([predict(x[i:i + 64]) for i in range(0, len(x), 64)])
-        recs = [self.data.records[int(r)] for r in self.data.cache.record[idx]]
-        t, thr = calibrate(logits, recs, float(self.opts["target_accuracy"]))
-        return {"calibration_params": {"temperature": round(float(t), 4), "unknown_threshold": round(float(thr), 4),
-                                       "source": "fitted on clean development views (in-sample: likely overconfident)"}}
+        r = self.recipe
+        cv = cv_predictions(self.data, self.out, r.folds, r.cv_config())
+        t, thr = calibrate(cv.logits["student"], [self.data.records[i] for i in cv.record], r.target_accuracy)
+        cal = {"temperature": round(float(t), 4), "unknown_threshold": round(float(thr), 4),
+               "source": f"{r.folds}-fold patient-grouped CV out-of-fold logits (students of <= {r.cv_epochs} "
+                         f"epochs / {r.cv_max_minutes:g} min), target accuracy {r.target_accuracy}"}
+        prov = {"teacher": "SonoNet-16 (frozen) + MLP head, junk class included",
+                "distillation": f"peak LR {r.lr:g}, T=4, alpha=0.5, feature hint weight {r.feature_hint:g}, "
+                                f"<= {r.epochs} epochs within {r.max_minutes:g} min (time-annealed LR), then "
+                                f"{r.continue_minutes:g} min at peak LR / 3",
+                "recipe": asdict(r), "data_key": self.data.key}
+        return {"calibration_params": cal, "provenance": prov}
 
     def calibration(self, n_frames: int) -> Calibration:
-        from compress.planes.distill import standardise
+        from compress.planes.contract import model_input
 
+        cache = self.data.cache
         idx = self.clean_dev[np.linspace(0, len(self.clean_dev) - 1, min(n_frames, len(self.clean_dev))).astype(int)]
-        frames = standardise(torch.from_numpy(self.data.cache.images[idx]).float()[:, None]).numpy()
-        h = hashlib.sha256("\n".join(str(self.data.records[int(r)].path.name)
-                                     for r in self.data.cache.record[idx]).encode())
+        frames = model_input(cache.images[idx]).numpy()
+        h = hashlib.sha256("\n".join(str(self.data.records[int(r)].path.name) for r in cache.record[idx]).encode())
         h.update(frames.tobytes())
         return Calibration(frames.astype(np.float32), h.hexdigest(),
                            f"clean views of {len(idx)} development records (compress.planes view cache)")

@@ -1,0 +1,98 @@
+"""The plane model's training recipe, read from the pipeline YAML's `task_options` (compress/configs/planes.yaml).
+
+`train-planes --config` and `fetal-compress pipeline --task planes` read the same block, and every trained
+result (student checkpoints, CV predictions) is stored under a key of the recipe and the data
+(`compress.planes.workflow.recipe_key`), so the pipeline finds exactly the checkpoint its recipe made, or
+trains it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from compress.nets.plane_student import ARCHS, PRETRAINED
+from compress.planes.distill import DistillConfig
+from edge.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PlaneRecipe:
+    cache_dir: str = "runs/planes"
+    n_aug: int = 40                 # augmented full frames per development image
+    hc18_images: int = 80           # HC18 train-split heads added as trans-thalamic
+    n_junk: int = 2700              # junk-class training frames (compress.planes.junk), all kinds in turn
+    junk_seed: int = 0
+    student_arch: str = "sononet-lr"
+    lr: float = 1e-3                # peak learning rate
+    feature_hint: float = 1.0       # weight of the feature hint (pooled student features -> SonoNet features)
+    map_hint: float = 0.0           # weight of the spatial hint
+    epochs: int = 40                # at most, for the shipped student
+    max_minutes: float = 45.0       # CPU budget of the shipped student (LR annealed on time)
+    continue_minutes: float = 25.0  # then a second cycle at peak LR / 3
+    folds: int = 5                  # patient-grouped CV: calibration (temperature, unknown threshold) + CV table
+    cv_epochs: int = 12
+    cv_max_minutes: float = 8.0
+    target_accuracy: float = 0.97   # unknown threshold: lowest confidence whose answered CV frames reach this
+
+    def __post_init__(self) -> None:
+        if self.student_arch not in ARCHS:
+            raise ConfigError(f"task_options.student_arch {self.student_arch!r}: choose one of {ARCHS}")
+        if self.n_aug < 0 or self.n_junk < 0 or self.hc18_images < 0:
+            raise ConfigError("task_options n_aug, n_junk, hc18_images must be >= 0")
+        if self.epochs < 1 or self.cv_epochs < 1 or self.folds < 2:
+            raise ConfigError("task_options epochs, cv_epochs must be >= 1 and folds >= 2")
+        if not 0 < self.lr < 1 or min(self.max_minutes, self.cv_max_minutes) <= 0 or self.continue_minutes < 0:
+            raise ConfigError("task_options lr in (0, 1), max_minutes and cv_max_minutes > 0, continue_minutes >= 0")
+        if self.feature_hint < 0 or self.map_hint < 0:
+            raise ConfigError("task_options feature_hint and map_hint must be >= 0")
+        if not 0.5 <= self.target_accuracy < 1.0:
+            raise ConfigError(f"task_options.target_accuracy {self.target_accuracy} must be in [0.5, 1)")
+
+    def student_config(self) -> DistillConfig:
+        return DistillConfig(epochs=self.epochs, max_minutes=self.max_minutes, lr=self.lr, arch=self.student_arch,
+                             feat_weight=self.feature_hint, map_weight=self.map_hint)
+
+    def cv_config(self) -> DistillConfig:
+        return replace(self.student_config(), epochs=self.cv_epochs, max_minutes=self.cv_max_minutes)
+
+    @property
+    def pretrained(self) -> bool:
+        return self.student_arch in PRETRAINED
+
+
+KEYS = tuple(f.name for f in fields(PlaneRecipe))
+
+
+def recipe_from_options(options: Mapping[str, Any], extra_keys: tuple[str, ...] = ()) -> PlaneRecipe:
+    """The recipe from a task_options mapping; unknown keys (other than extra_keys) are a ConfigError."""
+    unknown = sorted(set(options) - set(KEYS) - set(extra_keys))
+    if unknown:
+        raise ConfigError(f"task_options {unknown} are not understood by task 'planes'; valid: {sorted(KEYS + extra_keys)}")
+    kw = {}
+    for f in fields(PlaneRecipe):
+        if f.name in options:
+            kind = type(getattr(PlaneRecipe, f.name))
+            try:
+                kw[f.name] = kind(options[f.name]) if kind is not int or float(options[f.name]).is_integer() else None
+            except (TypeError, ValueError):
+                kw[f.name] = None
+            if kw[f.name] is None:
+                raise ConfigError(f"task_options.{f.name} = {options[f.name]!r}: expected {kind.__name__}")
+    return PlaneRecipe(**kw)
+
+
+def load_recipe(config: str | Path) -> PlaneRecipe:
+    """The recipe in a pipeline YAML (its task_options; the pipeline's other sections are not read here)."""
+    import yaml
+
+    path = Path(config)
+    if not path.is_file():
+        raise ConfigError(f"recipe {path} not found; give the pipeline YAML (compress/configs/planes.yaml)")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if raw.get("task") != "planes":
+        raise ConfigError(f"{path}: task is {raw.get('task')!r}, not 'planes'")
+    from compress.tasks.planes import PIPELINE_ONLY_OPTIONS
+
+    return recipe_from_options(raw.get("task_options") or {}, PIPELINE_ONLY_OPTIONS)
