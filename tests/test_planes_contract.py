@@ -50,10 +50,10 @@ def test_view_cache_holds_runtime_inputs_of_the_augmented_frames(data_dir: Path,
     """The cache build replays the same seeded augmentation: its images are the runtime inputs of those frames."""
     recs = records[:2]
     cache = build_cache(recs, {0, 1}, load_sononet16(data_dir / "peers" / "sononet" / "SonoNet16.npz"), n_aug=2, seed=3)
-    rng = np.random.default_rng(3)
     k = 0
-    for r in recs:
+    for i, r in enumerate(recs):
         gray = read_gray(r.path)
+        rng = np.random.default_rng([3, i])
         for frame in [gray] + [augment_frame(gray, rng) for _ in range(2)]:
             np.testing.assert_allclose(model_input(cache.images[k:k + 1]).numpy(), _runtime(frame), atol=2e-5)
             k += 1

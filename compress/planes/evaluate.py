@@ -1,5 +1,7 @@
 """Plane-classification metrics: per-class recall, macro-F1, confusion matrix, temperature scaling + ECE,
-unknown threshold and coverage vs accuracy. Works on 6-plane labels; model outputs (8) are summed first.
+unknown threshold and coverage vs accuracy. Works on 6-plane labels; model outputs (9: 8 planes + junk, or 8)
+are summed into the six planes first, with the junk probability kept as a 7th column (`to_answers`), so a
+real frame answered junk counts as a miss of its plane.
 
 `evaluate(predict_fn, indices, records)` is the entry point for other stages (e.g. compression):
 predict_fn(gray_frame) -> probabilities over the 8 model classes (or the 6 planes).
@@ -14,7 +16,7 @@ import numpy as np
 from compress.data.planes import PlaneRecord, split_dev_heldout
 from edge.errors import InputError
 from edge.imageio import read_gray
-from edge.planes.taxonomy import BRAIN_PLANES, MODEL_CLASSES, PLANES, to_planes
+from edge.planes.taxonomy import BRAIN_PLANES, CLASS_SETS, PLANES, to_answers, to_planes
 
 
 def softmax(z: np.ndarray, t: float = 1.0) -> np.ndarray:
@@ -25,15 +27,18 @@ def softmax(z: np.ndarray, t: float = 1.0) -> np.ndarray:
 
 
 def as_planes(probs: np.ndarray) -> np.ndarray:
+    """Model-class probabilities -> the six planes (+ junk as a 7th column); 6 or 7 columns pass as they are."""
     probs = np.asarray(probs, dtype=np.float64)
-    return to_planes(probs) if probs.shape[-1] == len(MODEL_CLASSES) else probs
+    return to_answers(probs) if probs.shape[-1] in (len(c) for c in CLASS_SETS) else probs
 
 
 def classification_metrics(y_true: np.ndarray, probs6: np.ndarray) -> dict:
-    """Macro-F1 over the planes present in y_true, per-plane recall/F1, accuracy, confusion matrix."""
+    """Macro-F1 over the planes present in y_true, per-plane recall/F1, accuracy, confusion matrix (rows true
+    plane; columns predicted plane, then junk when probs has that 7th column)."""
     y_true = np.asarray(y_true)
-    pred = np.asarray(probs6).argmax(axis=1)
-    cm = np.zeros((len(PLANES), len(PLANES)), dtype=int)
+    probs6 = np.asarray(probs6)
+    pred = probs6.argmax(axis=1)
+    cm = np.zeros((len(PLANES), probs6.shape[1]), dtype=int)
     np.add.at(cm, (y_true, pred), 1)
     present = [c for c in range(len(PLANES)) if cm[c].sum() > 0]
     recall, f1 = {}, {}
@@ -58,7 +63,7 @@ def brain_subplane_accuracy(probs8: np.ndarray, brain_true: Sequence[str | None]
 
 def ece(probs: np.ndarray, y_true: np.ndarray, bins: int = 10) -> float:
     """Expected calibration error of the top-1 confidence (equal-width bins)."""
-    conf, pred = probs.max(axis=1), probs.argmax(axis=1)
+    conf, pred = probs[:, :len(PLANES)].max(axis=1), probs.argmax(axis=1)
     edges = np.linspace(0, 1, bins + 1)
     total = 0.0
     for lo, hi in zip(edges[:-1], edges[1:]):
@@ -69,7 +74,7 @@ def ece(probs: np.ndarray, y_true: np.ndarray, bins: int = 10) -> float:
 
 
 def fit_temperature(logits8: np.ndarray, y_plane: np.ndarray) -> float:
-    """Temperature minimising the 6-plane NLL of softmax(logits/T) (grid search, log-spaced 0.25..8)."""
+    """Temperature minimising the NLL of the true plane under softmax(logits/T) (grid search, log-spaced 0.25..8)."""
     grid = np.exp(np.linspace(np.log(0.25), np.log(8.0), 121))
     nll = [-np.log(np.clip(to_planes(softmax(logits8, t))[np.arange(len(y_plane)), y_plane], 1e-12, 1)).mean()
            for t in grid]
@@ -77,7 +82,9 @@ def fit_temperature(logits8: np.ndarray, y_plane: np.ndarray) -> float:
 
 
 def coverage_curve(probs6: np.ndarray, y_true: np.ndarray, thresholds: Sequence[float]) -> list[dict]:
-    conf, right = probs6.max(axis=1), probs6.argmax(axis=1) == y_true
+    """Share of frames answered (best plane >= threshold and not beaten by junk) and their accuracy."""
+    conf, right = probs6[:, :len(PLANES)].max(axis=1), probs6.argmax(axis=1) == y_true
+    conf = np.where(probs6.argmax(axis=1) < len(PLANES), conf, 0.0)  # a junk answer is never an answer
     out = []
     for t in thresholds:
         keep = conf >= t
@@ -110,6 +117,6 @@ def evaluate(predict_fn: Callable[[np.ndarray], np.ndarray], indices: Sequence[i
     probs = np.stack([np.asarray(predict_fn(read_gray(records[i].path)), dtype=np.float64) for i in indices])
     y = np.array([records[i].plane_idx for i in indices])
     out = classification_metrics(y, as_planes(probs))
-    if probs.shape[1] == len(MODEL_CLASSES):
+    if probs.shape[1] in (len(c) for c in CLASS_SETS):
         out["brain_subplane"] = brain_subplane_accuracy(probs, [records[i].brain_plane for i in indices])
     return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 
 from compress.data.planes import PlaneRecord
 from compress.nets.plane_student import INPUT_HW
-from compress.nets.sononet import SonoNet16
+from compress.nets.sononet import SonoNet16, load_sononet16
 from compress.planes.augment import augment_frame, clean_view
 from compress.planes.contract import model_image
 from edge.imageio import read_gray
@@ -105,24 +106,42 @@ def views_of(frames: list[np.ndarray], model: SonoNet16, batch: int = 16) -> tup
     return (np.stack(imgs), *b.arrays())
 
 
-def build_cache(records: list[PlaneRecord], dev: set[int], model: SonoNet16, n_aug: int = 12,
-                seed: int = 0, batch: int = 16) -> ViewCache:
-    rng = np.random.default_rng(seed)
+def build_cache(records: list[PlaneRecord], dev: set[int], model: SonoNet16 | str | Path, n_aug: int = 12,
+                seed: int = 0, batch: int = 16, only: Sequence[int] | None = None) -> ViewCache:
+    """Views of records[i] for i in `only` (default all): the frame, and n_aug augmented frames if i is in
+    `dev`. Each record's augmentation has its own seed ([seed, i]), so any split of the work gives the same
+    cache. `model`: SonoNet-16, or the path of its weights (worker processes load their own)."""
+    if not isinstance(model, SonoNet16):
+        model = load_sononet16(model)
     rec, vid, imgs = [], [], []
     b = _Batcher(model, batch)
-
-    for i, r in enumerate(records):
-        gray = read_gray(r.path)
+    for n, i in enumerate(range(len(records)) if only is None else only):
+        gray = read_gray(records[i].path)
+        rng = np.random.default_rng([seed, i])
         frames = [gray] + ([augment_frame(gray, rng) for _ in range(n_aug)] if i in dev else [])
         for k, f in enumerate(frames):
             rec.append(i)
             vid.append(k)
             imgs.append(model_image(f))
             b.add(f)
-        if i % 50 == 0:
-            log.info("features: %d / %d records", i, len(records))
+        if n % 25 == 0:
+            log.info("features: %d records done", n)
     feats, maps = b.arrays()
     return ViewCache(np.array(rec), np.array(vid), np.stack(imgs), feats, maps)
+
+
+def build_cache_parallel(records: list[PlaneRecord], dev: set[int], sononet_npz: Path, n_aug: int,
+                         workers: int = 2) -> ViewCache:
+    """`build_cache` split over `workers` one-thread processes (records interleaved), joined in record order."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    parts = [list(range(w, len(records), workers)) for w in range(workers)]
+    with ProcessPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        caches = list(pool.map(build_cache, [records] * workers, [dev] * workers, [sononet_npz] * workers,
+                               [n_aug] * workers, [0] * workers, [16] * workers, parts))
+    order = np.argsort(np.concatenate([c.record for c in caches]), kind="stable")
+    return ViewCache(*(np.concatenate([getattr(c, f) for c in caches])[order]
+                       for f in ("record", "view", "images", "feats", "maps")))
 
 
 @dataclass

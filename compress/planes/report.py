@@ -7,7 +7,7 @@ import numpy as np
 from compress.data.planes import PlaneRecord
 from compress.planes.evaluate import (brain_subplane_accuracy, classification_metrics, coverage_curve, ece,
                                       fit_temperature, softmax)
-from edge.planes.taxonomy import PLANES, to_planes
+from edge.planes.taxonomy import PLANES, to_answers
 
 COVERAGE_THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -17,7 +17,7 @@ def model_metrics(logits8: np.ndarray, recs: list[PlaneRecord], temperature: flo
     """Metrics of one model on records; temperature fitted here if not given (then ECE is in-sample)."""
     y = np.array([r.plane_idx for r in recs])
     t = fit_temperature(logits8, y) if temperature is None else temperature
-    p_raw, p_cal = to_planes(softmax(logits8)), to_planes(softmax(logits8, t))
+    p_raw, p_cal = to_answers(softmax(logits8)), to_answers(softmax(logits8, t))
     out = classification_metrics(y, p_cal)
     out["temperature"] = t
     out["ece_raw"] = ece(p_raw, y)

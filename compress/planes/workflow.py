@@ -18,11 +18,11 @@ from compress.planes.contract import STUDENT_PREPROCESSING
 from compress.planes.crossval import FoldPredictions, TrainViews, run_folds, train_views
 from compress.planes.distill import DistillConfig, train_student
 from compress.planes.evaluate import choose_threshold, fit_temperature, softmax
-from compress.planes.features import MAP_HW, STUDENT_HW, JunkViews, ViewCache, build_cache, build_junk
+from compress.planes.features import MAP_HW, STUDENT_HW, JunkViews, ViewCache, build_cache_parallel, build_junk
 from compress.planes.junk import GENERATOR_VERSION as JUNK_VERSION, KINDS as JUNK_KINDS, junk_frames
 from compress.planes.teacher import TEACHER_CHECKPOINT, TeacherHead, head_logits, save_teacher, train_head
 from edge.imageio import read_gray
-from edge.planes.taxonomy import to_planes
+from edge.planes.taxonomy import to_answers
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ def cache_paths(out: Path, n_aug: int) -> tuple[Path, Path]:
     return out / f"{stem}.npz", out / f"{stem}.key"
 
 
+CACHE_WORKERS = 2  # one-thread processes building the view cache (the machine has 2 cores)
 # bump when the augmentation or the way views are made changes (part of every cache and recipe key)
 VIEWS_VERSION = "full-frame augment + edge.preprocess (1.4.0)"
 
@@ -84,7 +85,7 @@ def prepare(data_dir: Path, out: Path, n_aug: int, hc18_images: int, n_junk: int
     def build() -> ViewCache:
         log.info("building the view cache: %d records, %d augmented views each (SonoNet-16 forward)",
                  len(records), n_aug)
-        return build_cache(records, set(dev), load_sononet16(npz), n_aug=n_aug)
+        return build_cache_parallel(records, set(dev), npz, n_aug, workers=CACHE_WORKERS)
 
     cache = _cached(cache_path, key, ViewCache.load, build)
     junk = None
@@ -145,7 +146,7 @@ def calibrate(logits8: np.ndarray, records: list[PlaneRecord], target_accuracy: 
     """(temperature, unknown threshold) chosen on out-of-fold validation logits."""
     y = np.array([r.plane_idx for r in records])
     t = fit_temperature(logits8, y)
-    return t, choose_threshold(to_planes(softmax(logits8, t)), y, target_accuracy)
+    return t, choose_threshold(to_answers(softmax(logits8, t)), y, target_accuracy)
 
 
 def student_name(data: PlaneData, cfg: DistillConfig, continue_minutes: float = 0.0) -> str:

@@ -24,7 +24,9 @@ from compress.tasks import TASKS
 from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
 from edge.errors import ConfigError, ModelError
 
-PIPELINE_ONLY_OPTIONS: tuple[str, ...] = ()  # task_options keys that are not part of the training recipe
+# task_options keys that are not part of the training recipe; train_if_missing false: a recipe whose student
+# is not trained yet is a ModelError instead of a ~75-minute training run (tests)
+PIPELINE_ONLY_OPTIONS: tuple[str, ...] = ("train_if_missing",)
 
 
 class TeacherNet(nn.Module):
@@ -50,6 +52,7 @@ class PlanesTask(TaskAdapter):
         from edge.planes.taxonomy import MODEL_CLASSES
 
         self.recipe = recipe_from_options(options, PIPELINE_ONLY_OPTIONS)
+        self.train_if_missing = bool(options.get("train_if_missing", True))
         self.data, self.out = prepare_recipe(self.recipe, data_dir)
         self.views = self.data.train_views(self.data.dev)
         cache = self.data.cache
@@ -65,8 +68,13 @@ class PlanesTask(TaskAdapter):
 
     def _final(self):  # type: ignore[no-untyped-def]
         """(teacher head, student) of the recipe: reused by recipe key, or trained now."""
-        from compress.planes.workflow import final_models
+        from compress.planes.workflow import final_models, student_name
 
+        cfg, more = self.recipe.student_config(), self.recipe.continue_minutes
+        path = self.out / student_name(self.data, cfg, more)
+        if not (self.train_if_missing or path.is_file()):
+            raise ModelError(f"no student trained by this recipe ({path} missing); run `fetal-compress "
+                             "train-planes --config <this yaml>` or allow train_if_missing")
         return final_models(self.data, self.out, self.recipe.student_config(),
                             continue_minutes=self.recipe.continue_minutes)
 

@@ -1,9 +1,11 @@
 """`fetal-edge classify PATH... [--json] [--model DIR]`: the standard plane of still images.
 
 PATH is an image or a folder (its images, sorted by name). With --json, one JSON object per line:
-{"file", "plane" (one of the six planes or "unknown"), "brain_plane" (or null), "confidence", "model",
-"reason" (why unknown, else null)}. An unreadable file gives a line with plane "unknown" and the reason;
-it never stops the run.
+{"file", "plane" (one of the six planes or "unknown"), "brain_plane" (or null), "confidence", "best" (the
+top plane even when the answer is unknown; null if the frame was refused before the model), "probs" (the
+six planes' calibrated probabilities, {} if refused), "junk" (the "not an ultrasound view" probability),
+"model", "reason" (why unknown, else null)}. `best` and `probs` let a user apply a threshold of their own.
+An unreadable file gives a line with plane "unknown" and the reason; it never stops the run.
 """
 
 from __future__ import annotations
@@ -55,11 +57,8 @@ def classify_file(clf: PlaneClassifier, path: Path) -> dict[str, Any]:
     try:
         pred = clf.classify(read_color(path))
     except InputError as exc:
-        return {"file": str(path), "plane": UNKNOWN, "brain_plane": None, "confidence": 0.0,
-                "model": clf.ref.to_dict(), "reason": str(exc)}
-    d = pred.to_dict()
-    return {"file": str(path), "plane": d["plane"], "brain_plane": d["brain_plane"],
-            "confidence": d["confidence"], "model": d["model"], "reason": d["reason"]}
+        pred = clf.refuse(str(exc))
+    return {"file": str(path), **pred.to_dict()}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,8 +2,9 @@
 
 The temperature and the unknown threshold travel in the model's manifest under
 `"calibration_params": {"temperature": T, "unknown_threshold": t}` (chosen on validation data at training
-time); the runtime never repeats them in code. A frame the frame check refuses, or whose best plane is
-below the threshold, is answered `unknown` with the reason.
+time); the runtime never repeats them in code. A frame is answered `unknown`, with the reason, when the
+frame check refuses it, when the model's junk output ("Not ultrasound", plane-cls >= 1.4.0) beats every
+plane, or when its best plane is below the threshold. `best` is the top plane even then.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from edge.errors import ModelError
 from edge.frame_check import check_frame
 from edge.manifest import ModelRef
 from edge.models import LoadedModel, load_model
-from edge.planes.taxonomy import BRAIN, BRAIN_PLANES, MODEL_CLASSES, PLANES, UNKNOWN, to_planes
+from edge.planes.taxonomy import BRAIN, BRAIN_PLANES, CLASS_SETS, PLANES, UNKNOWN, junk_probability, to_planes
 
 DEFAULT_MODEL = "plane-cls"
 SUBPLANE_MIN_SHARE = 0.5  # a brain sub-plane is named only if it holds >= half of the brain probability
@@ -33,11 +34,13 @@ class PlanePrediction:
     model: ModelRef
     reason: str | None = None     # why the answer is unknown
     brain_probs: dict[str, float] = field(default_factory=dict)
+    best: str | None = None       # the top plane even when the answer is unknown (None if the frame was refused)
+    junk: float = 0.0             # the junk output's calibrated probability (0.0 for models without one)
 
     def to_dict(self) -> dict[str, Any]:
         return {"plane": self.plane, "brain_plane": self.brain_plane, "confidence": round(self.confidence, 4),
-                "probs": {k: round(v, 4) for k, v in self.probs.items()}, "model": self.model.to_dict(),
-                "reason": self.reason}
+                "best": self.best, "probs": {k: round(v, 4) for k, v in self.probs.items()},
+                "junk": round(self.junk, 4), "model": self.model.to_dict(), "reason": self.reason}
 
 
 def _calibration(raw: dict[str, Any], where: Path) -> tuple[float, float]:
@@ -60,9 +63,9 @@ class PlaneClassifier:
         self.model = (model if isinstance(model, LoadedModel)
                       else load_model(model, precision=precision, threads=threads))
         m = self.model.manifest
-        if tuple(m.class_names) != MODEL_CLASSES:
+        if tuple(m.class_names) not in CLASS_SETS:
             raise ModelError(f"{m.directory}: class names {list(m.class_names)} are not the plane model "
-                             f"classes {list(MODEL_CLASSES)}")
+                             f"classes {list(CLASS_SETS[0])} (or, before plane-cls 1.4.0, the first 8 of them)")
         self.temperature, threshold = _calibration(m.raw, m.directory)
         if unknown_threshold is not None and not 0.0 <= unknown_threshold <= 1.0:
             raise ModelError(f"unknown_threshold {unknown_threshold} must be in [0, 1]")
@@ -70,7 +73,7 @@ class PlaneClassifier:
         self.ref = m.ref
 
     def probabilities(self, frame: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities over the 8 model classes (no frame check)."""
+        """Calibrated probabilities over the model classes (9, or 8 before plane-cls 1.4.0; no frame check)."""
         logits, _ = self.model.infer(frame)
         z = np.asarray(logits, dtype=np.float64) / self.temperature
         e = np.exp(z - z.max())
@@ -83,18 +86,22 @@ class PlaneClassifier:
         check = check_frame(frame)
         if not check.ok:
             return self.refuse(str(check.reason))
-        p8 = self.probabilities(frame)
-        p6 = to_planes(p8)
+        p = self.probabilities(frame)
+        p6, junk = to_planes(p), float(junk_probability(p))
         best = int(p6.argmax())
         probs = {name: float(v) for name, v in zip(PLANES, p6)}
-        brain_probs = {name: float(v) for name, v in zip(BRAIN_PLANES, p8[:3])}
+        brain_probs = {name: float(v) for name, v in zip(BRAIN_PLANES, p[:3])}
         conf = float(p6[best])
+
+        def unknown(reason: str) -> PlanePrediction:
+            return PlanePrediction(UNKNOWN, None, conf, probs, self.ref, reason, brain_probs, PLANES[best], junk)
+
+        if junk >= conf:
+            return unknown(f"not an ultrasound view (junk score {junk:.2f})")
         if conf < self.threshold:
-            return PlanePrediction(UNKNOWN, None, conf, probs, self.ref,
-                                   f"no standard plane: best {PLANES[best]} at {conf:.2f} < threshold "
-                                   f"{self.threshold:.2f}", brain_probs)
+            return unknown(f"no standard plane: best {PLANES[best]} at {conf:.2f} < threshold {self.threshold:.2f}")
         sub = None
         if PLANES[best] == BRAIN:
-            k = int(p8[:3].argmax())
-            sub = BRAIN_PLANES[k] if p8[k] / max(p6[0], 1e-12) >= SUBPLANE_MIN_SHARE else None
-        return PlanePrediction(PLANES[best], sub, conf, probs, self.ref, None, brain_probs)
+            k = int(p[:3].argmax())
+            sub = BRAIN_PLANES[k] if p[k] / max(p6[0], 1e-12) >= SUBPLANE_MIN_SHARE else None
+        return PlanePrediction(PLANES[best], sub, conf, probs, self.ref, None, brain_probs, PLANES[best], junk)
