@@ -4,7 +4,9 @@ Prints parameters, multiply-accumulates, ONNX file size, latency median / p95 (m
 prepared beforehand) and 6-plane accuracy / macro-F1 on the same frames (held-out patients). Run:
     .venv/bin/python benchmarks/planes.py [--runs 300] [--bundle DIR ...]
 --bundle (repeatable; default the shipped edge/models/plane-cls) puts other student bundles, e.g. a candidate
-from `fetal-compress pipeline`, in the same run, so their latencies compare as ratios on one loaded machine.
+from `fetal-compress pipeline`, in the same run, so their latencies compare as ratios on one loaded machine:
+every student against SonoNet-16, and every FP32 graph against the first bundle's (the per-frame budget of
+issue #25: <= 2x plane-cls 1.3.0's FP32 median in the same run).
 """
 
 from __future__ import annotations
@@ -113,7 +115,10 @@ def main() -> None:
         print(f"{r[0]:22s} {r[1]:>8s} {r[2]:9d} {r[3]:8.1f} {r[4]:6.2f} {r[5]:7.3f} {r[6]:7.3f} "
               f"{r[7]:6.3f} {r[8]:6.3f}")
     for r in rows[:-1]:
-        print(f"speed-up {r[0]} vs SonoNet-16 (median): {rows[-1][5] / r[5]:.1f}x")
+        print(f"{r[0]} vs SonoNet-16 (median): {r[5] / rows[-1][5]:.3f}x the time ({rows[-1][5] / r[5]:.1f}x faster)")
+    fp32 = [r for r in rows[:-1] if r[0].endswith("fp32")]
+    for r in fp32[1:]:  # the per-frame budget of issue #25: FP32 median <= 2x the first bundle's, same run
+        print(f"FP32 median {r[0]} vs {fp32[0][0]}: {r[5] / fp32[0][5]:.2f}x (budget <= 2x)")
 
 
 if __name__ == "__main__":

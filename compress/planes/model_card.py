@@ -34,13 +34,63 @@ def table(report: dict, sections: list[tuple[str, str]]) -> str:
 
 
 def confusion_table(m: dict) -> str:
-    """Markdown confusion matrix of one metrics dict: rows true plane, columns predicted (top-1, no threshold);
-    planes absent from both the truth and the predictions are left out."""
+    """Markdown confusion matrix of one metrics dict: rows true plane, columns predicted (top-1, no threshold;
+    a last "junk" column when the model has that output); planes absent from both the truth and the
+    predictions are left out."""
     cm = m["confusion"]
     keep = [i for i in range(len(PLANES)) if sum(cm[i]) or sum(row[i] for row in cm)]
-    lines = [_md_row(["true \\ predicted"] + [_short(PLANES[j]) for j in keep]), "|---|" + "---:|" * len(keep)]
-    lines += [_md_row([_short(PLANES[i])] + [cm[i][j] for j in keep]) for i in keep]
+    cols = keep + ([len(PLANES)] if len(cm[0]) > len(PLANES) else [])
+    names = [_short(PLANES[j]) if j < len(PLANES) else "junk" for j in cols]
+    lines = [_md_row(["true \\ predicted"] + names), "|---|" + "---:|" * len(cols)]
+    lines += [_md_row([_short(PLANES[i])] + [cm[i][j] for j in cols]) for i in keep]
     return "\n".join(lines)
+
+
+def junk_section(report: dict) -> str:
+    """The evaluation junk set per kind (seen / unseen in training) and real images called junk."""
+    j = report.get("junk")
+    if not j:
+        return "Not measured."
+    head = [_md_row(["kind", "in training?", "n", "answered unknown", "by frame check", "by junk output",
+                     "by threshold", "answered a plane"]), "|---|---|---:|---:|---:|---:|---:|---:|"]
+    body = [_md_row([k, "same family" if r["seen"] else "no", r["n"], f"{100 * r['unknown_rate']:.1f} %",
+                     r["frame check"], r["junk output"], r["threshold"], r["answered"]])
+            for k, r in j["kinds"].items()]
+    body += [_md_row([f"**{g}**", "", r["n"], f"**{100 * r['unknown_rate']:.1f} %**", r["frame check"],
+                      r["junk output"], r["threshold"], r["answered"]]) for g, r in j["groups"].items()]
+    real = report.get("real_junk", {})
+    rhead = [_md_row(["real images", "n", "called junk (junk output)", "refused by frame check",
+                      "below threshold", "answered a plane"]), "|---|---:|---:|---:|---:|---:|"]
+    rbody = [_md_row([src, r["n"], f"{r['junk_output']} ({100 * r['junk_rate']:.1f} %)", r["frame_check"],
+                      r["threshold"], r["answered"]]) for src, r in real.items()]
+    return "\n".join(head + body) + "\n\n" + "\n".join(rhead + rbody)
+
+
+def junk_cost(report: dict) -> str:
+    parts = []
+    for key, label in (("cv_junk_cost", "CV out-of-fold"), ("heldout_junk_cost", "held-out")):
+        c = report.get(key)
+        if c:
+            parts.append(f"{label} macro-F1 {c['with_junk']:.3f} with junk answers counted as misses against "
+                         f"{c['junk_ignored']:.3f} with the junk output ignored "
+                         f"({100 * (c['junk_ignored'] - c['with_junk']):.1f} points)")
+    return "; ".join(parts) + "." if parts else ""
+
+
+def contract_section(report: dict) -> str:
+    c = report.get("contract_cost")
+    if not c:
+        return ("Training inputs are made exactly as the device makes them (tests/test_planes_contract.py); "
+                "the cost of the old mismatch was not measured for this card.")
+    rows = "; ".join(f"{split} {r['n']} frames: macro-F1 {r['macro_f1_training_style']:.3f} with training-style "
+                     f"inputs against {r['macro_f1_runtime']:.3f} with runtime inputs, {r['answers_changed']} "
+                     f"answers changed" for split, r in c["splits"].items())
+    return (f"Until 1.3.0, training resized twice (SonoNet's 224x288 view, then 112x144) and standardised with "
+            f"the unbiased std, while the device resizes once and uses the population std. On {c['bundle']} "
+            f"(benchmarks/plane_contract_cost.py) the two inputs of one frame differed by up to "
+            f"{c['max_abs_input_difference']:.2f} (median frame {c['median_max_abs_input_difference']:.2f}; inputs "
+            f"have std 1): {rows}. Since 1.4.0 training augments the full frame and then preprocesses it exactly "
+            f"as the device does (tests/test_planes_contract.py checks they are equal).")
 
 
 def coverage_table(m: dict) -> str:
@@ -91,8 +141,10 @@ def write_card(directory: Path, report: dict, manifest: dict, bench: str | None,
 
 **Task.** One ultrasound frame -> Fetal brain (with sub-plane Trans-thalamic / Trans-ventricular /
 Trans-cerebellum), Fetal abdomen, Fetal femur, Fetal thorax, Maternal cervix, Other; `unknown` below the
-confidence threshold or when the frame check refuses the frame. 8 outputs (3 brain sub-planes + 5 planes);
-the brain probability is the sum of the sub-planes. See docs/planes.md.
+confidence threshold, when the frame check refuses the frame, or when the "Not ultrasound" output beats
+every plane (reason "not an ultrasound view (junk score p)"). {len(manifest.get('output', {}).get('class_names', [])) or 8}
+outputs: 3 brain sub-planes + 5 planes (+ "Not ultrasound" from 1.4.0); the brain probability is the sum of
+the sub-planes. See docs/planes.md.
 
 **Network.** {NETWORKS[prov.get('architecture') or 'planenet-s']}, gray 112x144 input
 (centre crop to the 7:9 aspect, area resize, per-image standardisation - all in manifest.json), ONNX opset 17. model.onnx is the INT8 QDQ graph,
@@ -102,7 +154,11 @@ How the bundle was compressed (distil, export, INT8, each gated): report.md in t
 **Training.** {prov.get('training_data')}. Held-out: {prov.get('split')}. Teacher: {prov.get('teacher')}
 (SonoNet-16 weights: Baumgartner et al. 2017, Apache-2.0). Distillation: {prov.get('distillation')},
 plus label loss (African brain images have no sub-plane label: loss -log of the summed brain probability).
-Augmentation: sector/zoom crop, rotation +-10 deg, horizontal flip (no vertical flip), gain, gamma, speckle.
+Augmentation of the whole frame before the device's own preprocessing: zoom and shift, rotation +-10 deg,
+horizontal flip (no vertical flip), gain, gamma, speckle. Junk class: {(prov.get('recipe') or {}).get('n_junk', 0)}
+synthesised frames (compress/planes/junk.py: Gaussian, uniform, salt-and-pepper and Rayleigh-speckle noise at
+any level, speckle sectors without anatomy, blank and gradient sectors, text/UI screens, smooth pictures,
+tile-shuffled development frames).
 Calibration: temperature {cal.get('temperature')} and unknown threshold {cal.get('unknown_threshold')},
 {prov.get('calibration')} (validation data only; held-out patients never used).
 
@@ -129,6 +185,17 @@ Coverage against accuracy of the student's answers as the unknown threshold rise
 threshold is chosen; the shipped threshold is {cal.get('unknown_threshold')}):
 
 {coverage_table(report['cv']['student'])}
+
+**Junk frames (out of distribution, issue #27).** The evaluation junk set (tests/junk_frames.py, its own
+code and seed, {report.get('junk', {}).get('groups', {}).get('all', {}).get('n', 0)} frames) through the device
+classifier (frame check, then the model, then the threshold; {report.get('junk', {}).get('precision', 'int8')}
+graph). "same family" kinds have a training counterpart drawn differently; "no" kinds were never in training.
+
+{junk_section(report)}
+
+Cost of the junk output on real frames: {junk_cost(report)}
+
+**Preprocessing contract.** {contract_section(report)}
 
 **Targets.** {_targets(report)}
 
