@@ -41,7 +41,8 @@ class DistillConfig:
     width_mult: float = 1.0
     arch: str = "planenet-s"    # or "sononet-s" / "sononet-lr": from SonoNet-16's own filters (PRETRAINED)
     seed: int = 0
-    max_minutes: float = 25.0   # CPU budget: the LR schedule follows max(step share, time share), so a slow
+    max_minutes: float = 25.0   # CPU budget (this process's CPU time, so other work on a shared machine does not
+                                # shorten it): the LR schedule follows max(step share, time share), so a slow
                                 # (shared) CPU still ends with a fully annealed model, after fewer epochs
 
 
@@ -132,12 +133,12 @@ def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.nd
     steps = cfg.epochs * ((len(x_all) + cfg.batch - 1) // cfg.batch)
     params = [p for m in (model, hint, spatial) if m is not None for p in m.parameters()]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    start, step, progress = time.time(), 0, 0.0
+    start, wall, step, progress = time.process_time(), time.time(), 0, 0.0
     for epoch in range(cfg.epochs):
         model.train()
         total, seen = 0.0, 0
         for b in torch.randperm(len(x_all), generator=gen).split(cfg.batch):
-            progress = max(step / steps, (time.time() - start) / (60.0 * cfg.max_minutes))
+            progress = max(step / steps, (time.process_time() - start) / (60.0 * cfg.max_minutes))
             if len(b) < 2 or progress >= 1.0:
                 break
             for group in opt.param_groups:
@@ -156,9 +157,9 @@ def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.nd
             opt.step()
             total += float(loss.detach()) * len(b)
             seen += len(b)
-        minutes = (time.time() - start) / 60
-        log.info("student epoch %d/%d loss %.4f (%.1f min, schedule %.0f %%)", epoch + 1, cfg.epochs,
-                 total / max(seen, 1), minutes, 100 * progress)
+        minutes = (time.process_time() - start) / 60
+        log.info("student epoch %d/%d loss %.4f (%.1f CPU-min, %.1f min wall, schedule %.0f %%)", epoch + 1,
+                 cfg.epochs, total / max(seen, 1), minutes, (time.time() - wall) / 60, 100 * progress)
         if progress >= 1.0:
             log.warning("time budget of %.0f min used after %d epochs (LR annealed on time)", cfg.max_minutes,
                         epoch + 1)
