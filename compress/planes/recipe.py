@@ -1,6 +1,7 @@
-"""The plane model's training recipe, read from the pipeline YAML's `task_options` (compress/configs/planes.yaml).
+"""The plane model's training recipe, read from the pipeline YAML (compress/configs/planes.yaml): its
+`task_options` and the student's network (`student.family`: sononet-lr, sononet-s, planenet-s).
 
-`train-planes --config` and `fetal-compress pipeline --task planes` read the same block, and every trained
+`train-planes --config` and `fetal-compress pipeline --task planes` read the same file, and every trained
 result (student checkpoints, CV predictions) is stored under a key of the recipe and the data
 (`compress.planes.workflow.recipe_key`), so the pipeline finds exactly the checkpoint its recipe made, or
 trains it.
@@ -24,7 +25,7 @@ class PlaneRecipe:
     hc18_images: int = 80           # HC18 train-split heads added as trans-thalamic
     n_junk: int = 2700              # junk-class training frames (compress.planes.junk), all kinds in turn
     junk_seed: int = 0
-    student_arch: str = "sononet-lr"
+    student_arch: str = "sononet-lr"  # the YAML's student.family (not a task_options key)
     lr: float = 1e-3                # peak learning rate
     feature_hint: float = 1.0       # weight of the feature hint (pooled student features -> SonoNet features)
     map_hint: float = 0.0           # weight of the spatial hint
@@ -62,17 +63,19 @@ class PlaneRecipe:
         return self.student_arch in PRETRAINED
 
 
-KEYS = tuple(f.name for f in fields(PlaneRecipe))
+KEYS = tuple(f.name for f in fields(PlaneRecipe) if f.name != "student_arch")
 
 
-def recipe_from_options(options: Mapping[str, Any], extra_keys: tuple[str, ...] = ()) -> PlaneRecipe:
-    """The recipe from a task_options mapping; unknown keys (other than extra_keys) are a ConfigError."""
+def recipe_from_options(options: Mapping[str, Any], extra_keys: tuple[str, ...] = (),
+                        student_arch: str = PlaneRecipe.student_arch) -> PlaneRecipe:
+    """The recipe from a task_options mapping and the student family; unknown keys (other than extra_keys)
+    are a ConfigError."""
     unknown = sorted(set(options) - set(KEYS) - set(extra_keys))
     if unknown:
         raise ConfigError(f"task_options {unknown} are not understood by task 'planes'; valid: {sorted(KEYS + extra_keys)}")
     kw = {}
     for f in fields(PlaneRecipe):
-        if f.name in options:
+        if f.name in options and f.name in KEYS:
             kind = type(getattr(PlaneRecipe, f.name))
             try:
                 kw[f.name] = kind(options[f.name]) if kind is not int or float(options[f.name]).is_integer() else None
@@ -80,7 +83,7 @@ def recipe_from_options(options: Mapping[str, Any], extra_keys: tuple[str, ...] 
                 kw[f.name] = None
             if kw[f.name] is None:
                 raise ConfigError(f"task_options.{f.name} = {options[f.name]!r}: expected {kind.__name__}")
-    return PlaneRecipe(**kw)
+    return PlaneRecipe(**kw, student_arch=student_arch)
 
 
 def load_recipe(config: str | Path) -> PlaneRecipe:
@@ -95,4 +98,7 @@ def load_recipe(config: str | Path) -> PlaneRecipe:
         raise ConfigError(f"{path}: task is {raw.get('task')!r}, not 'planes'")
     from compress.tasks.planes import PIPELINE_ONLY_OPTIONS
 
-    return recipe_from_options(raw.get("task_options") or {}, PIPELINE_ONLY_OPTIONS)
+    family = (raw.get("student") or {}).get("family")
+    if not isinstance(family, str):
+        raise ConfigError(f"{path}: student.family (the plane student's network) is missing")
+    return recipe_from_options(raw.get("task_options") or {}, PIPELINE_ONLY_OPTIONS, family)
