@@ -38,7 +38,7 @@ def test_generator_is_seeded_and_apart_from_the_training_negatives(hc18_material
 
 
 def test_shipped_model_answers_junk_unknown(clf: PlaneClassifier, hc18_material: list[np.ndarray]) -> None:
-    table = junk_table(clf, junk_frames.junk_set(10, SEED, hc18_material), tuple(junk_frames.SEEN))
+    table = junk_table(clf.classify, junk_frames.junk_set(10, SEED, hc18_material), tuple(junk_frames.SEEN))
     answered = {k: r["answered"] for k, r in table["kinds"].items() if r["answered"]}
     assert table["groups"]["all"]["n"] == 10 * len(junk_frames.KINDS)
     assert table["groups"]["all"]["unknown_rate"] >= 0.99, answered
@@ -49,5 +49,5 @@ def test_real_frames_are_not_called_junk(clf: PlaneClassifier, data_dir: Path) -
     records = load_records(data_dir)
     dev, _ = split_dev_heldout(records)
     pick = [records[i] for i in dev[::6]]
-    rates = real_junk_rate(clf, ((read_color(r.path), r.dataset) for r in pick))
+    rates = real_junk_rate(clf.classify, ((read_color(r.path), r.dataset) for r in pick))
     assert rates["all"]["n"] == len(pick) and rates["all"]["junk_rate"] <= 0.01, rates

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from compress.data.planes import load_records, split_dev_heldout
-from compress.planes.model_card import _short, confusion_table, coverage_table, write_card
+from compress.planes.card import results_markdown
+from compress.planes.model_card import _short, confusion_table, coverage_table
 from compress.planes.report import model_metrics
 from edge.imageio import read_gray
-from edge.models import load_model, shipped_model_dir
+from edge.models import load_model
 from edge.planes.taxonomy import PLANES
 
 
@@ -58,10 +58,23 @@ def test_coverage_table_falls_as_the_threshold_rises(heldout_metrics: dict) -> N
     assert accuracy[0] == pytest.approx(heldout_metrics["accuracy"], abs=1e-3)
 
 
-def test_card_carries_the_tables(heldout_metrics: dict, tmp_path: Path) -> None:
-    manifest = json.loads((shipped_model_dir("plane-cls") / "manifest.json").read_text())
-    both = {"student": heldout_metrics, "teacher": heldout_metrics}
-    report = {"heldout": both, "heldout_african": both, "cv": both}
-    text = write_card(tmp_path, report, manifest, None, "CV students: test").read_text()
+def test_confusion_table_has_a_junk_column_for_a_junk_output() -> None:
+    cm = np.zeros((len(PLANES), len(PLANES) + 1), dtype=int)
+    cm[0, 0], cm[0, len(PLANES)] = 4, 1                        # one brain frame answered junk
+    table = confusion_table({"confusion": cm.tolist()})
+    assert table.splitlines()[0].endswith("| junk |") and _cells(table)["brain"] == [4, 1]
+
+
+def test_card_carries_the_tables(heldout_metrics: dict) -> None:
+    junk_row = {"n": 10, "unknown_rate": 0.9, "frame check": 5, "junk output": 4, "threshold": 0, "answered": 1}
+    report = {"heldout": {"student int8": heldout_metrics, "student fp32": heldout_metrics},
+              "heldout_african": {"student int8": heldout_metrics}, "cv": {"student": heldout_metrics},
+              "junk": {"kinds": {"banding": {**junk_row, "seen": False}}, "groups": {"all": junk_row}},
+              "real_junk": {"all": {"n": 5, "junk_output": 0, "frame_check": 0, "threshold": 1, "answered": 4,
+                                    "junk_rate": 0.0}},
+              "cv_junk_cost": {"with_junk": 0.85, "junk_ignored": 0.86}}
+    text = results_markdown(report)
     assert text.count("| true \\ predicted |") == 2
     assert "| coverage | 1.00 |" in text
+    assert "| banding | no | 10 | 90.0 % | 5 | 4 | 0 | 1 |" in text
+    assert "0.850 with junk answers counted as misses against 0.860" in text

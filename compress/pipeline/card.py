@@ -12,7 +12,8 @@ def _stages(cfg: PipelineConfig) -> list[tuple[str, str]]:
     """(short, long) description of what was done to the student, in order, as the config says."""
     t, s = cfg.train, cfg.student
     start = {"scratch": "from random weights", "sononet16": "with its filters cut from SonoNet-16's published "
-                                                            "weights"}.get(s.init, f"from the checkpoint {s.init}")
+                                                            "weights",
+             "recipe": "trained by the task's own recipe (task_options)"}.get(s.init, f"from the checkpoint {s.init}")
     if not t.epochs:
         out = [("taken as is (no training here)", f"the student {start}, taken as is (train.epochs 0)")]
     elif cfg.teacher.enabled:

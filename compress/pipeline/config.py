@@ -18,7 +18,8 @@ from edge.errors import ConfigError, ModelError
 
 TOP_KEYS = {"task", "task_options", "data_dir", "output", "work_dir", "version", "seed", "threads", "card_notes",
             "teacher", "student", "train", "distill", "prune", "calibrate", "export", "quantize"}
-INITS = ("scratch", "sononet16")   # student.init: one of these, or a checkpoint path
+INITS = ("scratch", "sononet16", "recipe")   # student.init: one of these, or a checkpoint path
+RECIPE = "recipe"  # student.init / teacher.checkpoint: trained by the task's own recipe (task_options)
 SELECT = ("last", "best_val")
 
 
@@ -240,7 +241,7 @@ def _check_combination(cfg: PipelineConfig, where: str, given: set[str]) -> None
         if cfg.prune.enabled and cfg.prune.max_macs_vs_teacher is not None:
             raise ConfigError(f"{where}: prune.max_macs_vs_teacher needs a teacher to measure against; give "
                               "prune.ratios instead")
-    if cfg.train.epochs == 0 and cfg.student.init in INITS:
+    if cfg.train.epochs == 0 and cfg.student.init in ("scratch", "sononet16"):
         raise ConfigError(f"{where}: train.epochs 0 takes the student as student.init gives it, so student.init must "
                           f"be a trained checkpoint, not {cfg.student.init!r}")
     if cfg.train.epochs == 0 and cfg.teacher.enabled and "distill" in given:
@@ -279,7 +280,8 @@ def parse_pipeline_config(raw: Any, source: Path | None = None, base: Path | Non
 
 def check_inputs(cfg: PipelineConfig, data_dir: Path) -> None:
     """Every file the recipe names must exist before any work starts (ModelError / ConfigError naming it)."""
-    if cfg.teacher.enabled and cfg.teacher.checkpoint is not None and not cfg.resolve(cfg.teacher.checkpoint).is_file():
+    if (cfg.teacher.enabled and cfg.teacher.checkpoint not in (None, RECIPE)
+            and not cfg.resolve(cfg.teacher.checkpoint).is_file()):
         raise ModelError(f"teacher checkpoint {cfg.resolve(cfg.teacher.checkpoint)} not found; train the teacher "
                          "first or fix teacher.checkpoint in the recipe")
     init = cfg.init_checkpoint

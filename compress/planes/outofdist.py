@@ -11,13 +11,14 @@ import importlib.util
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from edge.planes.classifier import PlaneClassifier
+from edge.planes.classifier import PlanePrediction
 from edge.planes.taxonomy import UNKNOWN
 
+Classify = Callable[[np.ndarray], PlanePrediction]  # a frame -> the device's answer (PlaneClassifier.classify)
 JUNK_REASON = "not an ultrasound view"  # edge.planes.classifier's reason when the junk output wins
 
 
@@ -40,11 +41,11 @@ def refused_by(pred) -> str:  # type: ignore[no-untyped-def]
     return "junk output" if (pred.reason or "").startswith(JUNK_REASON) else "threshold"
 
 
-def junk_table(clf: PlaneClassifier, frames: Iterable[tuple[np.ndarray, str]], seen: Sequence[str]) -> dict:
+def junk_table(classify: Classify, frames: Iterable[tuple[np.ndarray, str]], seen: Sequence[str]) -> dict:
     """Per kind: n, share answered unknown, and the counts by what refused; plus seen / unseen / all rows."""
     per: dict[str, Counter] = {}
     for frame, kind in frames:
-        per.setdefault(kind, Counter())[refused_by(clf.classify(frame))] += 1
+        per.setdefault(kind, Counter())[refused_by(classify(frame))] += 1
 
     def row(c: Counter) -> dict:
         n = sum(c.values())
@@ -57,11 +58,11 @@ def junk_table(clf: PlaneClassifier, frames: Iterable[tuple[np.ndarray, str]], s
             "groups": {g: row(sum((per[k] for k in ks), Counter())) for g, ks in groups.items() if ks}}
 
 
-def real_junk_rate(clf: PlaneClassifier, frames: Iterable[tuple[np.ndarray, str]]) -> dict:
+def real_junk_rate(classify: Classify, frames: Iterable[tuple[np.ndarray, str]]) -> dict:
     """Real ultrasound frames by source: how many are refused as junk (junk output or frame check)."""
     per: dict[str, Counter] = {}
     for frame, source in frames:
-        per.setdefault(source, Counter())[refused_by(clf.classify(frame))] += 1
+        per.setdefault(source, Counter())[refused_by(classify(frame))] += 1
     out = {}
     for source, c in list(per.items()) + [("all", sum(per.values(), Counter()))]:
         n = sum(c.values())

@@ -155,16 +155,27 @@ def student_name(data: PlaneData, cfg: DistillConfig, continue_minutes: float = 
     return f"student_{cfg.arch}_{recipe_key(data, cfg, **extra)}.pt"
 
 
+def final_teacher(data: PlaneData, out: Path) -> TeacherHead:
+    """The teacher head on every development view + the junk views (seconds; deterministic), saved to
+    <out>/teacher.pt with the data key it was trained on."""
+    torch.set_num_threads(1)
+    v = data.train_views(data.dev)
+    head = train_head(v.feats, v.targets, v.planes)
+    save_teacher(head, out / TEACHER_CHECKPOINT.name, sononet_npz=str(data.sononet_npz), data_key=data.key)
+    return head
+
+
 def final_models(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = True,
                  continue_minutes: float = 0.0) -> tuple[TeacherHead, torch.nn.Module]:
     """Teacher head and student trained on every development view + the junk views (held-out patients never
     seen). The student checkpoint is reused when one of the same recipe exists (`student_name`).
     continue_minutes > 0: a second cycle (peak LR / 3) from that checkpoint."""
-    torch.set_num_threads(1)
+    head = final_teacher(data, out)
     v = data.train_views(data.dev)
-    head = train_head(v.feats, v.targets, v.planes)
-    save_teacher(head, out / TEACHER_CHECKPOINT.name, sononet_npz=str(data.sononet_npz), data_key=data.key)
     path = out / student_name(data, cfg)
+    final_path = out / student_name(data, cfg, continue_minutes)
+    if reuse and continue_minutes > 0 and final_path.is_file():
+        return head, load_student(final_path)
     if reuse and path.is_file():
         student = load_student(path)
     else:
@@ -173,14 +184,10 @@ def final_models(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = T
         _save_student(student, cfg, path, epochs=cfg.epochs)
     if continue_minutes <= 0:
         return head, student.eval()
-    path = out / student_name(data, cfg, continue_minutes)
-    if reuse and path.is_file():
-        student.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
-        return head, student.eval()
     more = replace(cfg, lr=cfg.lr / 3, max_minutes=continue_minutes)
     student = train_student(v.images, head_logits(head, v.feats), v.targets, v.planes, more, init=student.train(),
                             teacher_feats=v.feats, teacher_maps=v.maps)
-    _save_student(student, cfg, path, continued_minutes=continue_minutes)
+    _save_student(student, cfg, final_path, continued_minutes=continue_minutes)
     return head, student
 
 

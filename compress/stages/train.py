@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from compress.distill_loss import distillation_loss
-from compress.pipeline.config import sononet_weights
+from compress.pipeline.config import RECIPE, sononet_weights
 from compress.pipeline.manifest import git_commit
 from compress.pipeline.registry import STAGES
 from compress.pipeline.workdir import StageOutcome
@@ -51,6 +51,8 @@ def teacher_model(ctx: StageContext) -> nn.Module:
     cfg, task = ctx.cfg.teacher, ctx.task
     torch.manual_seed(ctx.cfg.seed)
     teacher = task.build_teacher(cfg.family, cfg.width_mult)
+    if cfg.checkpoint == RECIPE:
+        return task.recipe_teacher(teacher).eval()
     if cfg.checkpoint is not None:
         return task.load_teacher(teacher, ctx.cfg.resolve(cfg.checkpoint)).eval()
     bs = ctx.cfg.train.batch_size

@@ -58,7 +58,8 @@ class TaskAdapter(ABC):
         return self._family(family, "teacher").create(width_mult)
 
     def build_student(self, family: str, width_mult: float) -> Any:
-        """The student architecture (untrained) of a registered model family."""
+        """The student architecture (untrained) of a registered model family (a task with its own training
+        recipe returns the student that recipe trains when student.init is `recipe`)."""
         return self._family(family, "student").create(width_mult)
 
     def _family(self, name: str, role: str) -> Any:
@@ -102,6 +103,12 @@ class TaskAdapter(ABC):
         from edge.errors import ConfigError
 
         raise ConfigError(f"task {self.info.task!r} has no validation score; use train.select: last")
+
+    def recipe_teacher(self, model: Any) -> Any:
+        """`model` (build_teacher) trained by the task's own recipe (teacher.checkpoint: recipe)."""
+        from edge.errors import ConfigError
+
+        raise ConfigError(f"task {self.info.task!r} has no teacher recipe; give teacher.checkpoint a trained file")
 
     def load_teacher(self, model: Any, path: Any) -> Any:
         """Load the teacher checkpoint (adapters override this for their own checkpoint format)."""

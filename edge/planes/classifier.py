@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -83,25 +83,35 @@ class PlaneClassifier:
         return PlanePrediction(UNKNOWN, None, 0.0, {}, self.ref, reason)
 
     def classify(self, frame: np.ndarray) -> PlanePrediction:
-        check = check_frame(frame)
-        if not check.ok:
-            return self.refuse(str(check.reason))
-        p = self.probabilities(frame)
-        p6, junk = to_planes(p), float(junk_probability(p))
-        best = int(p6.argmax())
-        probs = {name: float(v) for name, v in zip(PLANES, p6)}
-        brain_probs = {name: float(v) for name, v in zip(BRAIN_PLANES, p[:3])}
-        conf = float(p6[best])
+        return classify_frame(frame, self.probabilities, self.threshold, self.ref)
 
-        def unknown(reason: str) -> PlanePrediction:
-            return PlanePrediction(UNKNOWN, None, conf, probs, self.ref, reason, brain_probs, PLANES[best], junk)
 
-        if junk >= conf:
-            return unknown(f"not an ultrasound view (junk score {junk:.2f})")
-        if conf < self.threshold:
-            return unknown(f"no standard plane: best {PLANES[best]} at {conf:.2f} < threshold {self.threshold:.2f}")
-        sub = None
-        if PLANES[best] == BRAIN:
-            k = int(p[:3].argmax())
-            sub = BRAIN_PLANES[k] if p[k] / max(p6[0], 1e-12) >= SUBPLANE_MIN_SHARE else None
-        return PlanePrediction(PLANES[best], sub, conf, probs, self.ref, None, brain_probs, PLANES[best], junk)
+def classify_frame(frame: np.ndarray, probabilities: Callable[[np.ndarray], np.ndarray], threshold: float,
+                   ref: ModelRef) -> PlanePrediction:
+    """Frame check, then `probabilities(frame)` (calibrated, model classes) and `answer`."""
+    check = check_frame(frame)
+    if not check.ok:
+        return PlanePrediction(UNKNOWN, None, 0.0, {}, ref, str(check.reason))
+    return answer(probabilities(frame), threshold, ref)
+
+
+def answer(p: np.ndarray, threshold: float, ref: ModelRef) -> PlanePrediction:
+    """The answer for calibrated model-class probabilities `p` (9 or 8) of a frame the frame check accepted."""
+    p6, junk = to_planes(p), float(junk_probability(p))
+    best = int(p6.argmax())
+    probs = {name: float(v) for name, v in zip(PLANES, p6)}
+    brain_probs = {name: float(v) for name, v in zip(BRAIN_PLANES, p[:3])}
+    conf = float(p6[best])
+
+    def unknown(reason: str) -> PlanePrediction:
+        return PlanePrediction(UNKNOWN, None, conf, probs, ref, reason, brain_probs, PLANES[best], junk)
+
+    if junk >= conf:
+        return unknown(f"not an ultrasound view (junk score {junk:.2f})")
+    if conf < threshold:
+        return unknown(f"no standard plane: best {PLANES[best]} at {conf:.2f} < threshold {threshold:.2f}")
+    sub = None
+    if PLANES[best] == BRAIN:
+        k = int(p[:3].argmax())
+        sub = BRAIN_PLANES[k] if p[k] / max(p6[0], 1e-12) >= SUBPLANE_MIN_SHARE else None
+    return PlanePrediction(PLANES[best], sub, conf, probs, ref, None, brain_probs, PLANES[best], junk)
