@@ -25,7 +25,7 @@ from compress.nets.plane_student import build_student, count_macs, count_params
 from compress.nets.sononet import SONONET_CLASSES, load_sononet16, sononet_input
 from compress.paths import default_data_dir
 from compress.planes.evaluate import classification_metrics
-from compress.planes.export import export_onnx
+from compress.stages.export import export_onnx
 from edge.imageio import read_gray
 from edge.manifest import load_manifest
 from edge.models import shipped_model_dir
@@ -95,7 +95,7 @@ def main() -> None:
     sn_path = Path(args.sononet_onnx)
     sononet = load_sononet16(data / "peers" / "sononet" / "SonoNet16.npz")
     if not sn_path.is_file():
-        export_onnx(sononet, sn_path, (224, 288))
+        export_onnx(sononet, (1, 1, 224, 288), sn_path)
     bundles = [load_manifest(Path(b)) for b in (args.bundle or [shipped_model_dir("plane-cls")])]
     sn_sess = session(sn_path)
     records = load_records(data)

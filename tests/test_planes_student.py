@@ -11,7 +11,8 @@ import torch
 
 from compress.nets.plane_student import INPUT_HW, build_student, count_macs, count_params
 from compress.planes.distill import lr_at
-from compress.planes.export import export_onnx
+from compress.stages.export import export_onnx
+from edge.errors import ConfigError
 from edge.manifest import load_manifest
 from edge.models import shipped_model_dir
 from edge.planes.taxonomy import CLASS_SETS, MODEL_CLASSES
@@ -26,7 +27,7 @@ def test_student_fits_the_budget() -> None:
 
 def test_width_multiplier_scales_the_student() -> None:
     assert count_params(build_student(0.5)) < count_params(build_student(1.0)) / 2.5
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="width_mult"):
         build_student(0.0)
 
 
@@ -38,7 +39,7 @@ def test_student_onnx_matches_pytorch(tmp_path: Path) -> None:
             if isinstance(mod, torch.nn.BatchNorm2d):
                 mod.running_mean.uniform_(-0.5, 0.5)
                 mod.running_var.uniform_(0.5, 2.0)
-    path = export_onnx(m, tmp_path / "s.onnx", INPUT_HW)
+    path = export_onnx(m, (1, 1, *INPUT_HW), tmp_path / "s.onnx")
     x = np.random.default_rng(0).standard_normal((1, 1, *INPUT_HW)).astype(np.float32)
     with torch.no_grad():
         ref = m(torch.from_numpy(x)).numpy()

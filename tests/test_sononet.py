@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from compress.nets.sononet import SONONET_CLASSES, load_sononet16
-from compress.planes.export import export_onnx
+from compress.stages.export import export_onnx
 from edge.planes.taxonomy import MODEL_CLASSES, SONONET_MAP, sononet_to_model_classes
 
 EXAMPLE_NAMES = {"3VV": "3VV", "4CH": "4CH", "ABDOMINAL": "Abdominal", "BRAIN-CB": "Brain (Cb.)",
@@ -54,7 +54,7 @@ def test_sononet16_parameter_count(sononet: torch.nn.Module) -> None:
 def test_sononet16_onnx_matches_pytorch(sononet: torch.nn.Module, sononet_dir: Path, tmp_path: Path) -> None:
     import onnxruntime as ort
 
-    path = export_onnx(sononet, tmp_path / "sononet16.onnx", (224, 288))
+    path = export_onnx(sononet, (1, 1, 224, 288), tmp_path / "sononet16.onnx")
     x = _example_input(sononet_dir / "examples" / "FEMUR.png")
     with torch.no_grad():
         ref = sononet(torch.from_numpy(x)).numpy()

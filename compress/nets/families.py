@@ -16,7 +16,8 @@ from typing import Any, Callable
 from edge.errors import ConfigError
 from edge.registry import Registry
 
-FAMILY_MODULES = ["compress.nets.segnet", "compress.nets.sono_seg"]  # modules that register families
+FAMILY_MODULES = ["compress.nets.segnet", "compress.nets.sono_seg", "compress.nets.plane_student",
+                  "compress.nets.sono_student", "compress.nets.sono_lowrank"]  # modules that register families
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""PlaneNet-S: the distilled plane-classification student (gray 112x144 in, 8 class logits out).
+"""PlaneNet-S: the distilled plane-classification student (gray 112x144 in, 9 class logits out: 8 planes + junk).
 
 A MobileNet-style stack of depthwise-separable blocks (3x3 depthwise + 1x1 pointwise, batch norm, ReLU;
 residual where shapes match), global mean + max pooling, one linear layer. At width 1.0: ~0.2 M parameters
@@ -8,8 +8,13 @@ width so the structured pruner and TensorRT get aligned shapes.
 
 from __future__ import annotations
 
+import importlib
+
 import torch
 from torch import nn
+
+from compress.nets.families import Family, register_family
+from edge.errors import ConfigError
 
 INPUT_HW = (112, 144)
 N_CLASSES = 9  # edge.planes.taxonomy.MODEL_CLASSES: 8 planes + junk
@@ -86,29 +91,25 @@ class PlaneStudent(PooledClassifier):
         return self.features[HINT_LAYER - 1].pw[0].out_channels
 
 
-ARCHS = ("planenet-s", "sononet-s", "sononet-lr")
-PRETRAINED = ("sononet-s", "sononet-lr")  # start from SonoNet-16's published filters
+register_family(Family("planenet-s", "planes", lambda w: PlaneStudent(w),
+                       "PlaneNet-S: depthwise-separable CNN trained from scratch (plane-cls 1.2.0)"))
+PLANE_FAMILY_MODULES = ("compress.nets.plane_student", "compress.nets.sono_student", "compress.nets.sono_lowrank")
+ARCHS = ("planenet-s", "sononet-s", "sononet-lr")  # the plane families (registered by the modules above)
+PRETRAINED = ("sononet-s", "sononet-lr")  # start from SonoNet-16's published filters (Family.from_sononet)
 
 
-def build_student(width_mult: float = 1.0, n_classes: int = N_CLASSES, arch: str = "planenet-s") -> nn.Module:
-    """An untrained student: PlaneNet-S at a width multiplier, SonoNet-S (`compress.nets.sono_student`) or
-    SonoNet-LR (`compress.nets.sono_lowrank`); those two have fixed widths: width_mult must be 1.0.
-    Checkpoints record `arch`; a missing one means planenet-s."""
-    if width_mult <= 0:
-        raise ValueError(f"width_mult must be > 0, got {width_mult}")
-    if arch == "planenet-s":
-        return PlaneStudent(width_mult, n_classes)
-    if arch in PRETRAINED:
-        if width_mult != 1.0:
-            raise ValueError(f"{arch} has fixed widths (from SonoNet-16); width_mult must be 1.0, got {width_mult}")
-        if arch == "sononet-lr":
-            from compress.nets.sono_lowrank import SonoLowRank
+def build_student(width_mult: float = 1.0, arch: str = "planenet-s") -> nn.Module:
+    """An untrained plane student of a registered family (compress.nets.families): PlaneNet-S at a width
+    multiplier, SonoNet-S (`compress.nets.sono_student`) or SonoNet-LR (`compress.nets.sono_lowrank`), whose
+    widths are fixed (width_mult 1.0). Checkpoints record `arch`; a missing one means planenet-s."""
+    from compress.nets.families import FAMILIES
 
-            return SonoLowRank(n_classes=n_classes)
-        from compress.nets.sono_student import SonoStudent
-
-        return SonoStudent(n_classes=n_classes)
-    raise ValueError(f"unknown student arch {arch!r}; choose one of {ARCHS}")
+    if arch not in FAMILIES or FAMILIES.get(arch).task != "planes":
+        for module in PLANE_FAMILY_MODULES:
+            importlib.import_module(module)
+    if arch not in ARCHS:
+        raise ConfigError(f"unknown student arch {arch!r}; choose one of {ARCHS}")
+    return FAMILIES.get(arch).create(width_mult)
 
 
 def count_params(model: nn.Module) -> int:

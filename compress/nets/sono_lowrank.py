@@ -15,9 +15,12 @@ At 112x144 with ranks of a quarter of each width: ~89 M multiply-accumulates, ~0
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
+from compress.nets.families import Family, register_family
 from compress.nets.plane_student import N_CLASSES
 from compress.nets.sono_student import LastBlockHint, conv_layers, pooled_after, strongest_channels
 from compress.nets.sononet import BLOCKS, BN_EPS, SONONET_INPUT, SonoNet16
@@ -124,3 +127,14 @@ def principal_subspace(y: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.
     cov = torch.cov(flat)
     _, vecs = torch.linalg.eigh(cov)  # ascending eigenvalues
     return vecs[:, -rank:].flip(1).float(), mu.float()
+
+
+def _fill(model: SonoLowRank, npz: Path, frames: torch.Tensor) -> None:
+    from compress.nets.sononet import load_sononet16
+
+    fill_from_sononet(model, load_sononet16(npz), frames)
+
+
+register_family(Family("sononet-lr", "planes", lambda w: SonoLowRank(), "SonoNet-LR: SonoNet-16 at full width, every 3x3 "
+                       "convolution after the first factorised to a quarter rank from its published weights (plane-cls 1.4.0)",
+                       fixed_width=True, from_sononet=_fill))

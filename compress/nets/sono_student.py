@@ -1,4 +1,4 @@
-"""SonoNet-S: a plane student cut from SonoNet-16 itself (gray 112x144 in, 8 class logits out).
+"""SonoNet-S: a plane student cut from SonoNet-16 itself (gray 112x144 in, 9 class logits out).
 
 The from-scratch PlaneNet-S never learns what SonoNet-16's pretrained filters carry (425 labelled images are
 too few), so this student starts from them: SonoNet-16's topology at half the input resolution, blocks 1-4 at
@@ -12,10 +12,13 @@ Cost at 112x144: ~94 M multiply-accumulates and ~0.5 M parameters (the issue's b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
 
+from compress.nets.families import Family, register_family
 from compress.nets.plane_student import INPUT_HW, N_CLASSES, PooledClassifier, mean_max
 from compress.nets.sononet import BLOCKS, BN_EPS, SONONET_INPUT, SonoNet16
 
@@ -137,3 +140,16 @@ def frames_for_selection(images: np.ndarray, n: int = 256, seed: int = 0) -> tor
     x = torch.from_numpy(images[pick].astype(np.float32))[:, None]
     mu = x.mean(dim=(1, 2, 3), keepdim=True)
     return (x - mu) / x.std(dim=(1, 2, 3), keepdim=True, correction=0).clamp_min(1e-6)  # as edge.preprocess
+
+
+def _fill(model: SonoStudent, npz: Path, frames: torch.Tensor) -> None:
+    from compress.nets.sononet import load_sononet16
+
+    with torch.no_grad():
+        copy_strongest_filters(load_sononet16(npz), conv_layers(model), frames)
+    model.eval()
+
+
+register_family(Family("sononet-s", "planes", lambda w: SonoStudent(), "SonoNet-S: SonoNet-16's topology, blocks 1-4 at "
+                       "half width, filters cut from its published weights (plane-cls 1.3.0)",
+                       fixed_width=True, from_sononet=_fill))

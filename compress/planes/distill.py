@@ -46,28 +46,21 @@ class DistillConfig:
                                 # (shared) CPU still ends with a fully annealed model, after fewer epochs
 
 
-def recipe_tag(cfg: DistillConfig) -> str:
-    """File-name suffix of a student recipe beyond its epochs ("" for the 1.2.0 recipe), so checkpoints and
-    CV predictions of different recipes never overwrite or stand in for each other."""
-    tag = f"_map{cfg.map_weight:g}" if cfg.map_weight > 0 else ""
-    if cfg.arch != "planenet-s":
-        tag += f"_{cfg.arch}_lr{cfg.lr:g}"
-    return tag
-
-
 def new_student(cfg: DistillConfig, images: np.ndarray, sononet_npz: str | Path | None = None) -> torch.nn.Module:
-    """The student a training run starts from: PlaneNet-S from scratch, or SonoNet-S (filters cut from) or
-    SonoNet-LR (filters factorised from) SonoNet-16's published weights, decided on a sample of these views."""
+    """The student a training run starts from: its family (compress.nets.families) from scratch, or, for the
+    PRETRAINED families (SonoNet-S, SonoNet-LR), filled from SonoNet-16's published weights on a sample of
+    these views (`Family.from_sononet`)."""
+    from compress.nets.families import family
+
+    model = build_student(cfg.width_mult, arch=cfg.arch)
     if cfg.arch not in PRETRAINED:
-        return build_student(cfg.width_mult, arch=cfg.arch)
+        return model
     if sononet_npz is None:
         raise ValueError(f"arch {cfg.arch} starts from SonoNet-16's weights: give sononet_npz")
-    from compress.nets import sono_lowrank, sono_student
-    from compress.nets.sononet import load_sononet16
+    from compress.nets.sono_student import frames_for_selection
 
-    frames = sono_student.frames_for_selection(images, seed=cfg.seed)
-    init = sono_lowrank.from_sononet if cfg.arch == "sononet-lr" else sono_student.from_sononet
-    return init(load_sononet16(sononet_npz), frames)
+    family(cfg.arch).from_sononet(model, Path(sononet_npz), frames_for_selection(images, seed=cfg.seed))
+    return model
 
 
 class FeatureHint(torch.nn.Module):
