@@ -1,4 +1,4 @@
-"""`fetal-compress evaluate-planes`: the plane bundle's numbers for its model card, from the recipe in
+"""`fetal-compress evaluate-planes`: the plane bundle against SonoNet-16 and the teacher, from the recipe in
 `--config` (the same task_options train-planes used): SonoNet-16 (as it comes, mapped), teacher and student
 on the same patient-grouped CV folds, leave-one-country-out on the African cohort, the held-out patients
 (the bundle through the device runtime), the evaluation junk set (tests/junk_frames.py) per kind and every

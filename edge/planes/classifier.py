@@ -47,7 +47,7 @@ def _calibration(raw: dict[str, Any], where: Path) -> tuple[float, float]:
     params = raw.get("calibration_params")
     if not isinstance(params, dict) or "temperature" not in params or "unknown_threshold" not in params:
         raise ModelError(f"{where}: manifest lacks calibration_params {{temperature, unknown_threshold}}; "
-                         "a plane model must carry them (written by fetal-compress train-planes)")
+                         "a plane model must carry them (written by fetal-compress pipeline --task planes)")
     t, thr = float(params["temperature"]), float(params["unknown_threshold"])
     if not (t > 0 and 0.0 <= thr <= 1.0):
         raise ModelError(f"{where}: calibration_params temperature {t} must be > 0 and "
