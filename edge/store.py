@@ -12,6 +12,10 @@ Storage policy (bounded, never silent):
 - a full disk makes `save` raise SyncError: the caller is told the result was NOT saved;
 - a length no fetus can have (edge.clinical.physical) is saved without its number (flag out_of_range, the
   reason names it) and the receipt warns: the same rule the payload schema applies, so sync never holds it;
+- a review result `supersedes` an earlier one: at most one result may supersede a given result (a second
+  review of the same result is refused inside the saving transaction, so a race cannot store two);
+- the best frame of an exam (PNG, ellipse drawn) is kept in `images` for the printed report only: it is
+  never synced, and it is pruned with its result;
 - a corrupt database file is moved aside to `<path>.corrupt-<UTC time>` (kept for recovery, never
   overwritten), the error is logged naming both paths, and a fresh store is started (`store.quarantined`).
 """
@@ -29,19 +33,23 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from edge.clinical.physical import judge_exam_dict
-from edge.errors import SyncError
+from edge.errors import InputError, SyncError
 from edge.results import ExamResult, utc_now
 from edge.settings.store import StoreSettings
 
 log = logging.getLogger(__name__)
 
-STORE_VERSION = 1   # PRAGMA user_version; bump with a migration when the tables change
+STORE_VERSION = 2   # PRAGMA user_version; bump with a migration when the tables change (2: supersedes, images)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (result_id TEXT PRIMARY KEY, saved_at TEXT NOT NULL, exam TEXT NOT NULL,
-                                    patient_ref TEXT, synced_at TEXT);
+                                    patient_ref TEXT, synced_at TEXT, supersedes TEXT);
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, result_id TEXT NOT NULL UNIQUE
                                    REFERENCES results(result_id));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+_SCHEMA_2 = """
+CREATE UNIQUE INDEX IF NOT EXISTS results_supersedes ON results(supersedes) WHERE supersedes IS NOT NULL;
+CREATE TABLE IF NOT EXISTS images (result_id TEXT PRIMARY KEY REFERENCES results(result_id), png BLOB NOT NULL);
 """
 
 
@@ -95,6 +103,9 @@ class ResultStore:
                 raise SyncError(f"results store {self.path} has format {version}, newer than this fetal-edge "
                                 f"understands ({STORE_VERSION}); upgrade fetal-edge (the file is left untouched)")
             conn.executescript(_SCHEMA)
+            if version == 1:   # migration 1 -> 2: reviews supersede results
+                conn.execute("ALTER TABLE results ADD COLUMN supersedes TEXT")
+            conn.executescript(_SCHEMA_2)
             conn.execute(f"PRAGMA user_version = {STORE_VERSION}")
         except (sqlite3.DatabaseError, SyncError):
             conn.close()
@@ -137,15 +148,18 @@ class ResultStore:
                                 f"free space (synced results can be pruned) and try again") from None
             raise SyncError(f"{what} NOT saved in {self.path}: {exc}") from None
 
-    def save(self, exam: ExamResult | dict[str, Any], patient_ref: str | None = None) -> SaveReceipt:
-        """Commit one exam and its outbox entry; returns only once both are durable."""
-        return self.save_many([exam], [patient_ref])[0]
+    def save(self, exam: ExamResult | dict[str, Any], patient_ref: str | None = None,
+             image_png: bytes | None = None) -> SaveReceipt:
+        """Commit one exam, its outbox entry (and its best-frame image, device only); durable on return."""
+        return self.save_many([exam], [patient_ref], [image_png])[0]
 
-    def save_many(self, exams: list[ExamResult | dict[str, Any]],
-                  patient_refs: list[str | None] | None = None) -> list[SaveReceipt]:
+    def save_many(self, exams: list[ExamResult | dict[str, Any]], patient_refs: list[str | None] | None = None,
+                  images: list[bytes | None] | None = None) -> list[SaveReceipt]:
         """Commit several exams in one transaction (all or none). Saving the same result again is a no-op;
-        the same result_id with different content is refused."""
+        the same result_id with different content is refused, and so is a second result superseding the
+        same result (InputError: review the newest one)."""
         refs = patient_refs or [None] * len(exams)
+        pngs = images or [None] * len(exams)
         rows, refused = [], []
         for exam, ref in zip(exams, refs):
             # the physical plausibility rule the payload schema applies: the outbox never holds what sync refuses
@@ -156,7 +170,7 @@ class ResultStore:
 
         def tx(conn: sqlite3.Connection) -> list[str]:
             times = []
-            for rid, text, ref in rows:
+            for (rid, text, ref), png in zip(rows, pngs):
                 row = conn.execute("SELECT exam, saved_at FROM results WHERE result_id = ?", (rid,)).fetchone()
                 if row is not None:
                     if row[0] != text:
@@ -164,9 +178,16 @@ class ResultStore:
                                         f"a result id is never reused")
                     times.append(row[1])
                     continue
-                conn.execute("INSERT INTO results (result_id, saved_at, exam, patient_ref) VALUES (?, ?, ?, ?)",
-                             (rid, now, text, ref))
+                old = json.loads(text).get("supersedes")
+                later = old and conn.execute("SELECT result_id FROM results WHERE supersedes = ?", (old,)).fetchone()
+                if later:
+                    raise InputError(f"result {old} was already reviewed: result {later[0]} supersedes it; review "
+                                     f"{later[0]} instead (nothing was stored)")
+                conn.execute("INSERT INTO results (result_id, saved_at, exam, patient_ref, supersedes) "
+                             "VALUES (?, ?, ?, ?, ?)", (rid, now, text, ref, old))
                 conn.execute("INSERT INTO outbox (result_id) VALUES (?)", (rid,))
+                if png is not None:
+                    conn.execute("INSERT INTO images (result_id, png) VALUES (?, ?)", (rid, png))
                 times.append(now)
             return times
 
@@ -209,6 +230,7 @@ class ResultStore:
             conn.execute("DELETE FROM results WHERE result_id IN (SELECT result_id FROM results WHERE synced_at "
                          "IS NOT NULL ORDER BY synced_at DESC, rowid DESC LIMIT -1 OFFSET ?)",
                          (self.settings.keep_synced,))
+            conn.execute("DELETE FROM images WHERE result_id NOT IN (SELECT result_id FROM results)")
             return n
 
         return self._write("sync state", tx)
@@ -216,6 +238,29 @@ class ResultStore:
     def get(self, result_id: str) -> dict[str, Any] | None:
         rows = self._read("SELECT exam FROM results WHERE result_id = ?", (result_id,))
         return json.loads(rows[0][0]) if rows else None
+
+    def superseded_by(self, result_id: str) -> str | None:
+        """The result that supersedes `result_id` (a review of it), if any."""
+        rows = self._read("SELECT result_id FROM results WHERE supersedes = ?", (result_id,))
+        return rows[0][0] if rows else None
+
+    def saved_info(self, result_id: str) -> tuple[str, str | None]:
+        """(saved_at, patient_ref) of a stored result."""
+        return self._read("SELECT saved_at, patient_ref FROM results WHERE result_id = ?", (result_id,))[0]
+
+    def image_for(self, result_id: str) -> bytes | None:
+        """The best-frame PNG of a result, or of the exam it (transitively) supersedes."""
+        seen = set()
+        while result_id and result_id not in seen:
+            seen.add(result_id)
+            rows = self._read("SELECT i.png, r.supersedes FROM results r LEFT JOIN images i ON i.result_id = "
+                              "r.result_id WHERE r.result_id = ?", (result_id,))
+            if not rows:
+                return None
+            if rows[0][0] is not None:
+                return bytes(rows[0][0])
+            result_id = rows[0][1]
+        return None
 
     def last_exam(self) -> dict[str, Any] | None:
         rows = self._read("SELECT exam FROM results ORDER BY saved_at DESC, rowid DESC LIMIT 1")

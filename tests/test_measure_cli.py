@@ -35,11 +35,33 @@ def test_good_image_measures_with_all_fields_and_overlay(capsys, tmp_path, held_
     assert FIELDS <= out.keys()
     assert out["hc_mm"] == pytest.approx(held_out.hc_mm, abs=5.0)
     assert out["bpd_mm"] < out["ofd_mm"] < out["hc_mm"] / 2
-    assert out["ga_method"] == "hadlock1984_hc" and 10 < out["ga_weeks"] < 42
+    assert out["ga_method"].startswith(("intergrowth21_hc", "hadlock1984_")) and 10 < out["ga_weeks"] < 42
+    assert out["dating"]["source"] == "biometry" and out["measurements"]["hc"]["centile"] is None
+    assert "cannot be judged" in out["measurements"]["hc"]["centile_reason"] and out["alerts"] == []
     assert set(out["model"]) == {"name", "version", "sha256"} and out["model"]["name"] == "head-seg"
     assert out["caliper"] == "outer-to-outer"
     img = cv2.imread(str(overlay))
     assert img is not None and img.shape[:2] == held_out.image().shape
+
+
+def test_dates_and_given_ac_give_centiles_efw_and_alerts(capsys, held_out):
+    from datetime import date, timedelta
+
+    code, out = _run(capsys, held_out.image_path, "--pixel-size", held_out.pixel_mm)
+    bio_days = out["ga_days"]
+    lmp = (date.today() - timedelta(days=round(bio_days) + 35)).isoformat()   # dates 5 weeks older than the head
+    ac = 10.0 * held_out.hc_mm / 11.0           # an ordinary HC/AC ratio for the head of this image
+    code, out = _run(capsys, held_out.image_path, "--pixel-size", held_out.pixel_mm, "--lmp", lmp,
+                     "--given", f"ac={ac:.0f}")
+    assert code == 0 and out["dating"]["source"] == "established" and out["pregnancy"]["lmp"] == lmp
+    efw, given = out["measurements"]["efw"], out["measurements"]["ac"]
+    assert out["measurements"]["hc"]["centile"] is not None and given["source"] == "manual"
+    assert given["value"] == round(ac) and given["centile"] is not None
+    if held_out.hc_mm < 181:   # before 22 weeks the INTERGROWTH-21st EFW equation refuses, and says why
+        assert efw["value"] is None and "181-359 mm" in efw["reason"]
+    else:
+        assert efw["value"] > 0 and efw["source"] == "manual"
+    assert "ga_discrepancy" in {a["rule"] for a in out["alerts"]}
 
 
 def test_blank_frame_gives_no_measurement_with_reason(capsys, tmp_path):

@@ -111,3 +111,19 @@ def test_spacing_priority_and_refusal() -> None:
     with pytest.raises(ConfigError, match="probe_preset = 'x'"):
         SpacingResolver(None, {"c5": 0.2}, "x")
     assert SpacingResolver().resolve(9.0).source == "unknown"  # an absurd frame spacing is ignored
+
+
+def test_status_line_shows_alerts_raised_so_far() -> None:
+    from datetime import date, timedelta
+
+    from edge.clinical.alerts import DEFAULT_RULES
+    from edge.clinical.dating import Pregnancy
+    from edge.pipeline.exam import live_alerts
+    from edge.pipeline.status import Status
+
+    head = {"hc": _m("hc", 265.0), "bpd": _m("bpd", 77.0), "ofd": _m("ofd", 100.0)}
+    at_32_weeks = Pregnancy(lmp=date.today() - timedelta(days=224))
+    assert live_alerts(head, at_32_weeks, DEFAULT_RULES)[0] == "hc_below_p3"
+    assert live_alerts(head, Pregnancy(), DEFAULT_RULES) == []            # no dates: nothing can be judged
+    line = Status(measurements=head, alerts=live_alerts(head, at_32_weeks, DEFAULT_RULES)).line()
+    assert "HC 265.0mm" in line and "| ALERT hc_below_p3" in line

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from _runtime_models import head_bundle, plane_bundle
@@ -143,3 +144,48 @@ def test_demo_runs_on_the_synthetic_sweep_and_says_where_its_output_went(tmp_pat
     assert exam["frames"] == 360 and exam["status"] == "complete"
     assert (out / "overlay.mp4").stat().st_size > 0
     assert stored(out / "results.sqlite", exam["result_id"]) == exam
+    # the demo's documented assumed dates (23w0d today) let it show GA, EDD and centiles
+    assert "demo dates: an assumed LMP" in proc.stdout and "GA 23w0d (established: lmp), EDD " in proc.stdout
+    assert exam["dating"]["ga_text"] == "23w0d" and exam["measurements"]["hc"]["centile"] is not None
+    assert "  HC " in proc.stdout and " centile " in proc.stdout and (out / "report.pdf").stat().st_size > 1000
+
+
+def test_run_with_lmp_and_given_ac_judges_size_and_stores_the_best_frame(config: Path, tmp_path: Path) -> None:
+    from datetime import date, timedelta
+
+    from edge.store import ResultStore
+
+    db, lmp = tmp_path / "r.sqlite", (date.today() - timedelta(days=161)).isoformat()
+    proc = edge("run", "--source", "synthetic://sweep?frames=150", "--config", str(config), "--store", str(db),
+                "--lmp", lmp, "--given", "ac=180,fl=40")
+    assert proc.returncode == 0, proc.stderr
+    exam = json.loads(proc.stdout)["exam"]
+    assert exam["pregnancy"]["lmp"] == lmp and exam["dating"] == {**exam["dating"], "ga_text": "23w0d",
+                                                                   "source": "established"}
+    efw = exam["measurements"]["efw"]
+    assert efw["value"] > 300 and efw["source"] == "manual" and "manual_ac" in efw["method"]
+    assert efw["centile"] is not None and exam["measurements"]["ac"]["source"] == "manual"
+    assert "GA 23w0d (established: lmp)" in proc.stderr and "  EFW " in proc.stderr
+    with ResultStore(db) as store:
+        png = store.image_for(exam["result_id"])
+    assert png is not None and cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).shape[0] > 100
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--lmp", "2999-01-01"], "LMP 2999-01-01 is in the future"),
+    (["--lmp", "2020-01-01"], "more than 44 weeks; valid: a pregnancy that began after"),
+    (["--edd", "2020-01-01"], "EDD 2020-01-01 is more than 4 weeks before the exam date"),
+    (["--dating-ga", "twelve@2026-01-01"], "--dating-ga GA 'twelve' does not parse"),
+    (["--given", "ac=0"], "--given ac=0 mm: must be a finite number > 0"),
+    (["--given", "ac=900"], "--given ac=900 mm: AC 900 mm is outside what a fetus can have"),
+    (["--lmp", "2026-01-01", "--edd", "2026-09-01"], "lmp and edd conflict"),
+])
+def test_bad_clinical_input_is_exit_3_naming_the_value_and_stores_nothing(config: Path, tmp_path: Path,
+                                                                           args: list, message: str) -> None:
+    db = tmp_path / "r.sqlite"
+    proc = edge("run", "--source", "synthetic://sweep?frames=30", "--config", str(config), "--store", str(db), *args)
+    assert proc.returncode == 3 and message in proc.stderr, proc.stderr
+    from edge.store import ResultStore
+
+    with ResultStore(db) as store:
+        assert store.count() == 0

@@ -7,27 +7,17 @@ import json
 from datetime import date
 
 import pytest
+from clinical_fixtures import exam_32_weeks
 from mqtt_broker import make_exam
 
-from edge.clinical.dating import pregnancy_from
-from edge.manifest import ModelRef
-from edge.pipeline.exam import build_exam
-from edge.results import Measurement, utc_now
+from edge.results import utc_now
 from edge.sync.checks import PayloadError
 from edge.sync.payload import (KNOWN_SCHEMA_VERSIONS, NewerSchemaError, build_payload, encode, is_newer_version,
                                parse_result, validate_result)
 from edge.sync.schema_v11 import identifier_in
 
-SEG = ModelRef("head-seg", "1.0.0", "ab" * 32)
 
 
-def exam_32_weeks(lmp: str | None = "2026-05-02", given: dict | None = None):
-    frames = [{n: Measurement(n, v, "mm", 0.9, "ok", SEG, "ellipse_fit_outer_outer") for n, v in
-               (("hc", 265.0), ("bpd", 77.0), ("ofd", 100.0))}]
-    return build_exam(clinic_id="clinic-a", device_id="dev-1", started_at="2026-12-12T09:00:00.000Z",
-                      ended_at="2026-12-12T09:05:00.000Z", status="complete", head_frames=frames,
-                      no_head_reason="no head", planes_seen={"Fetal brain": 5, "unknown": 2}, models=[SEG], frames=7,
-                      dropped=0, fps=12.0, given_mm=given, pregnancy=pregnancy_from(lmp=lmp) if lmp else None)
 
 
 def test_a_11_payload_carries_dating_centiles_alerts_and_review() -> None:

@@ -129,8 +129,8 @@ def evaluate(rules: tuple[AlertRule, ...], measurements: Mapping[str, Measuremen
             diff = float(biometric_ga.value) - established_ga_days
             if abs(diff) > r.threshold:
                 m = replace(biometric_ga, standard=biometric_ga.method, centile=None)
-                out.append(_alert(r, m, round(diff, 1), "d", f"{r.message} (biometry {format_ga(biometric_ga.value)}"
-                                  f" by {biometric_ga.method}, dates {format_ga(established_ga_days)})"))
+                out.append(_alert(r, m, round(diff, 1), "d", f"{r.message} (This scan's measurements suggest "
+                                  f"{format_ga(biometric_ga.value)}; the dates say {format_ga(established_ga_days)}.)"))
             continue
         m = measurements.get(r.measurement)
         if m is None or m.centile is None:

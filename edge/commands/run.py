@@ -1,4 +1,8 @@
-"""`fetal-edge run --source URI [--config FILE] [--record OUT.mp4]`: one exam from a live probe or a recording.
+"""`fetal-edge run --source URI [--config FILE] [--record OUT.mp4] [--lmp DATE | --edd DATE | --dating-ga GA@DATE]
+[--given ac=MM,fl=MM]`: one exam from a live probe or a recording.
+
+What is known before the scan (singleton pregnancies only) makes the exam's GA the established one, so
+centiles and alerts can be judged; without it the exam dates from biometry and says size cannot be judged.
 
 Live status line on stderr; Ctrl-C or SIGTERM stops cleanly (the exam so far is stored); a JSON
 summary of the exam on stdout at the end. Exit codes: 0 complete, 3 the source stalled or failed
@@ -17,6 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from edge.clinical.inputs import add_pregnancy_args, parse_given, pregnancy_from_args
 from edge.errors import InputError, SyncError
 from edge.pipeline.app import build_runner, config_from
 from edge.pipeline.runner import RunOutcome
@@ -39,6 +44,7 @@ def register(sub: Any) -> None:
     p.add_argument("--pixel-size", type=float, metavar="MM", help="mm per pixel for this exam (overrides presets)")
     p.add_argument("--store", metavar="DB", help="results store path (default: store.path of the config)")
     p.add_argument("--quiet", action="store_true", help="no status line")
+    add_pregnancy_args(p)
     p.set_defaults(func=main)
 
 
@@ -63,6 +69,25 @@ def summary(outcome: RunOutcome, store_path: Path, record: str | None) -> dict[s
             "recording": record}
 
 
+def clinical_summary(exam: dict[str, Any]) -> str:
+    """GA, EDD, centiles and alerts in a few lines (run and demo print it)."""
+    d = exam["dating"]
+    if d["ga_text"]:
+        pm = f" +/- {d['precision_days']:g} d" if d.get("precision_days") else ""
+        lines = [f"GA {d['ga_text']}{pm} ({d['source']}: {d['method']}), EDD {d['edd']}"]
+    else:
+        lines = ["GA: none (" + (exam["measurements"].get("ga", {}).get("reason") or "no biometry") + ")"]
+    for name, m in exam["measurements"].items():
+        if name in ("ga",) or m["value"] is None:
+            continue
+        cent = (f"centile {m['centile']:g} ({m['standard']})" if m.get("centile") is not None
+                else f"no centile: {m.get('centile_reason')}")
+        lines.append(f"  {name.upper():4s} {m['value']:g} {m['unit']}  {cent}")
+    lines += [f"ALERT [{a['severity']}] {a['rule']}: {a['message']}" for a in exam["alerts"]]
+    lines += [f"EXAM FLAG: {f}" for f in exam["exam_flags"]]
+    return "\n".join(lines)
+
+
 def exit_code(outcome: RunOutcome) -> int:
     if not outcome.stored:
         return SyncError.exit_code  # the summary on stdout is then the only copy of the exam
@@ -74,12 +99,16 @@ def exit_code(outcome: RunOutcome) -> int:
 def main(args: argparse.Namespace) -> int:
     from edge.store import ResultStore
 
+    from datetime import date
+
     cfg = config_from(args.config)
+    given = parse_given(args.given)
+    pregnancy = pregnancy_from_args(args, cfg.section("clinical").pregnancy, date.today())
     src = cfg.section("source")
     store_path = Path(args.store) if args.store else cfg.section("store").path
     store = ResultStore(store_path, cfg.section("store"))
     try:
-        runner = build_runner(cfg, store, args.pixel_size, args.record)
+        runner = build_runner(cfg, store, args.pixel_size, args.record, given, pregnancy)
         # source.options belong to source.uri; a --source given here carries its own options in its query
         source = open_source(args.source) if args.source else open_source(src.uri, **src.options)
         if not args.quiet:
@@ -92,5 +121,7 @@ def main(args: argparse.Namespace) -> int:
         store.close()
     if not args.quiet and sys.stderr.isatty():
         print(file=sys.stderr)
+    if not args.quiet:
+        print(clinical_summary(outcome.exam.to_dict()), file=sys.stderr)
     print(json.dumps(summary(outcome, store_path, args.record), indent=1))
     return exit_code(outcome)

@@ -2,7 +2,7 @@
 
 Thin adapters over edge.planes and edge.biometry so that the runner sees two calls:
 `PlaneStage(frame) -> (PlanePrediction, StablePlane)` and `HeadStage(frame, mm_per_px) -> dict of
-hc/bpd/ofd Measurement`. Both load their model once (checksum verified; the bundle variant that
+hc/bpd/ofd Measurements plus the HeadResult`. Both load their model once (checksum verified; the bundle variant that
 backend.precision names, see edge.settings.backend) and warm the backend up.
 """
 
@@ -20,7 +20,6 @@ from edge.models import load_model
 from edge.planes.classifier import SUBPLANE_MIN_SHARE, PlaneClassifier, PlanePrediction
 from edge.planes.smoothing import NO_PLANE, PlaneSmoother, StablePlane
 from edge.planes.taxonomy import BRAIN
-from edge.results import Measurement
 from edge.settings.backend import BackendSettings
 from edge.settings.pipeline import PipelineSettings
 
@@ -83,9 +82,10 @@ class HeadStage:
         log.info("head model %s %s on %s", self.ref.name, self.ref.version,
                  self.segmenter.model.backend.describe())
 
-    def __call__(self, frame: np.ndarray, mm_per_px: float | None) -> dict[str, Measurement]:
+    def __call__(self, frame: np.ndarray, mm_per_px: float | None) -> dict[str, Any]:
+        """hc/bpd/ofd Measurements, and under "head" the HeadResult (its ellipse draws the report's frame)."""
         if mm_per_px is None:
             r = no_measurement(SPACING_UNKNOWN, self.ref)
         else:
             r = measure_head(self.segmenter(frame).prob, mm_per_px, self.ref)
-        return {"hc": r.hc, "bpd": r.bpd, "ofd": r.ofd}
+        return {"hc": r.hc, "bpd": r.bpd, "ofd": r.ofd, "head": r}

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from edge.clinical.physical import check_given, judge_exam
@@ -23,6 +24,7 @@ from edge.errors import FetalEdgeError, InputError
 from edge.pipeline.analyzers import HeadStage, PlaneStage, head_score
 from edge.pipeline.best import BestFrames
 from edge.pipeline.capture import CaptureThread
+from edge.biometry.overlay import render_overlay
 from edge.clinical.dating import Pregnancy
 from edge.pipeline.exam import build_exam, combine, live_alerts
 from edge.pipeline.status import Recorder, Status, draw_overlay
@@ -157,6 +159,21 @@ class ExamRunner:
         status.alerts = live_alerts(status.measurements, self.pregnancy, self.clinical.alerts)
         return True
 
+    def _best_frame_png(self, best: BestFrames) -> bytes | None:
+        """The best measured head frame with its ellipse, sector-blanked, as PNG (device only: the printed
+        report shows it; it is never synced). None without a measured head or if drawing fails."""
+        for c in best.best(HEAD_KEY):
+            head = (c.measured or {}).get("head")
+            if head is not None and head.ellipse is not None:
+                try:
+                    img = render_overlay(blank_outside(c.image, RoiTracker().update(c.image)), head)
+                    ok, png = cv2.imencode(".png", img)
+                    return png.tobytes() if ok else None
+                except (cv2.error, ValueError) as exc:
+                    log.warning("best frame not kept for the report: %s", exc)
+                    return None
+        return None
+
     def _finish(self, best: BestFrames, seen: Counter, status: Status, started: str, status_word: str,
                 reason: str, capture: CaptureThread, elapsed: float) -> RunOutcome:
         try:
@@ -179,7 +196,7 @@ class ExamRunner:
         stored, warnings = False, []
         if self.store is not None:
             try:
-                receipt = self.store.save(exam)
+                receipt = self.store.save(exam, image_png=self._best_frame_png(best))
                 stored, warnings = True, list(receipt.warnings)
             except FetalEdgeError as exc:  # the caller still gets the exam (printed, so it is not lost)
                 warnings = [f"exam NOT stored: {exc}"]
