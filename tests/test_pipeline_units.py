@@ -127,3 +127,15 @@ def test_status_line_shows_alerts_raised_so_far() -> None:
     assert live_alerts(head, Pregnancy(), DEFAULT_RULES) == []            # no dates: nothing can be judged
     line = Status(measurements=head, alerts=live_alerts(head, at_32_weeks, DEFAULT_RULES)).line()
     assert "HC 265.0mm" in line and "| ALERT hc_below_p3" in line
+
+
+def test_a_bug_in_the_clinical_layer_never_loses_the_exam(monkeypatch) -> None:
+    import edge.pipeline.exam as exam_mod
+
+    def broken(*a, **k):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(exam_mod, "assess", broken)
+    exam = _exam(250.0, 66.0, 84.0)
+    assert exam.exam_flags == ["late_internal_error: ZeroDivisionError: division by zero"]
+    assert exam.measurements["hc"].value == 250.0 and exam.measurements["ga"].value is None

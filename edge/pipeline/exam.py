@@ -10,6 +10,7 @@ it is built without the clinical interpretation and carries the error in `exam_f
 
 from __future__ import annotations
 
+import logging
 import re
 import statistics
 from collections import Counter
@@ -26,6 +27,7 @@ from edge.manifest import ModelRef
 from edge.results import (FLAG_IMPLAUSIBLE, FLAG_LOW_QUALITY, FLAG_NO_MEASUREMENT, FLAG_OK, ExamResult, Measurement,
                           no_dating)
 
+log = logging.getLogger(__name__)
 __all__ = ["build_exam", "combine", "method_inputs", "given_measurement", "exam_date"]
 MANUAL_METHOD = "manual_caliper"
 
@@ -90,8 +92,11 @@ def interpret(lengths: dict[str, Measurement], pregnancy: Pregnancy, on: date, g
         flagged = flag_implausible(lengths, checks)
         result = assess(flagged, pregnancy, on, ga_method, efw_method, rules) if flagged != lengths else first
         return result.measurements, checks, result.dating, result.alerts, []
-    except FetalEdgeError as exc:   # the exam is kept; what went wrong travels with it
-        reason = f"late_config_error: {type(exc).__name__}: {exc}"[:500]
+    except Exception as exc:   # the exam is kept (a bug included); what went wrong travels with it
+        kind = "late_config_error" if isinstance(exc, FetalEdgeError) else "late_internal_error"
+        if kind == "late_internal_error":
+            log.exception("clinical interpretation failed; the exam is kept without it")
+        reason = f"{kind}: {type(exc).__name__}: {exc}"[:500]
         gone = {n: Measurement(n, None, u, 0.0, FLAG_NO_MEASUREMENT, None, None, reason, 0)
                 for n, u in (("ga", "d"), ("efw", "g"))}
         return {**lengths, **gone}, [], no_dating(), [], [reason]
