@@ -68,7 +68,7 @@ def test_acceptance_keeps_every_number(stored: tuple[Path, str]) -> None:
 
 @pytest.mark.parametrize("args, message", [
     (["--correct", "hc=0"], "--correct hc=0 mm: must be a finite number > 0"),
-    (["--correct", "hc=900"], "--correct hc=900 mm: outside 53.2-437.3 mm"),
+    (["--correct", "hc=900"], "--correct hc=900 mm: HC 900 mm is outside what a fetus can have"),
     (["--correct", "head=250"], "--correct 'head=250': write name=mm with name one of"),
     (["--accept", "--note", "call +254 712 345 678"], "looks like it holds a phone or ID number"),
     (["--accept", "--by", "x" * 81], "--by: 1-80 characters, got 81"),

@@ -177,7 +177,7 @@ def test_run_with_lmp_and_given_ac_judges_size_and_stores_the_best_frame(config:
     (["--edd", "2020-01-01"], "EDD 2020-01-01 is more than 4 weeks before the exam date"),
     (["--dating-ga", "twelve@2026-01-01"], "--dating-ga GA 'twelve' does not parse"),
     (["--given", "ac=0"], "--given ac=0 mm: must be a finite number > 0"),
-    (["--given", "ac=900"], "--given ac=900 mm: outside 47.6-529.1 mm, the span of the INTERGROWTH-21st"),
+    (["--given", "ac=900"], "--given ac=900 mm: AC 900 mm is outside what a fetus can have"),
     (["--lmp", "2026-01-01", "--edd", "2026-09-01"], "lmp and edd conflict"),
 ])
 def test_bad_clinical_input_is_exit_3_naming_the_value_and_stores_nothing(config: Path, tmp_path: Path,

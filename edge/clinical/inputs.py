@@ -3,9 +3,8 @@
 `--lmp`, `--edd`, `--dating-ga` (one of them; singleton pregnancies only) override the config's `clinical:`
 section for one exam; `--given ac=MM,fl=MM` are lengths read off the scanner's own calipers (this device
 has no abdomen or femur model). Every value is checked before the exam starts, with a message naming the
-value and what is valid, so nothing is stored half-way. A typed length must lie in the span the
-INTERGROWTH-21st standard of that length covers, 14+0 to 40+0 weeks, widened to +-8 SD (`usable_range`):
-outside it no formula or standard here could use it, and it is far more likely a typing slip.
+value and what is valid, so nothing is stored half-way. A typed length must be one a fetus can have: the
+device's one physical-plausibility rule (edge.clinical.physical), as for measured lengths.
 """
 
 from __future__ import annotations
@@ -16,28 +15,10 @@ from datetime import date
 from typing import Any
 
 from edge.clinical.dating import Pregnancy, pregnancy_from
-from edge.clinical.standards import BY_QUANTITY, value_at
+from edge.clinical.physical import length_problem
 from edge.errors import InputError
 
 GIVEN_NAMES = ("ac", "fl")
-USABLE_SD = 8.0    # wide: extremes of disease (e.g. hydrocephalus) must still be recordable
-
-
-def usable_range(name: str) -> tuple[float, float]:
-    """(lo, hi) mm: the standard's -8 SD at its first week to its +8 SD at its last."""
-    std = BY_QUANTITY[name]
-    lo_days, hi_days = std.ga_days
-    return round(value_at(std, -USABLE_SD, lo_days), 1), round(value_at(std, USABLE_SD, hi_days), 1)
-
-
-def length_problem(name: str, value: float) -> str | None:
-    lo, hi = usable_range(name)
-    if lo <= value <= hi:
-        return None
-    return (f"outside {lo:g}-{hi:g} mm, the span of the {BY_QUANTITY[name].label} standard for "
-            f"{name.upper()} at 14-40 weeks +-{USABLE_SD:g} SD; check the value")
-
-
 def add_pregnancy_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("what is known before the scan (singleton pregnancies only; overrides the config)")
     g.add_argument("--lmp", metavar="YYYY-MM-DD", help="first day of the last menstrual period")
@@ -75,7 +56,8 @@ def parse_lengths(tokens: Any, names: tuple[str, ...], flag: str) -> dict[str, f
             value = float(raw)
         except ValueError:
             raise InputError(f"{flag} {name}={raw.strip()!r}: not a number of millimetres") from None
-        why = "must be a finite number > 0" if not math.isfinite(value) or value <= 0 else length_problem(name, value)
+        why = ("must be a finite number > 0" if not math.isfinite(value) or value <= 0 else
+               length_problem(name, value, cause="check the value (millimetres, not centimetres?)"))
         if why:
             raise InputError(f"{flag} {name}={raw.strip()} mm: {why}")
         out[name] = value
