@@ -84,7 +84,8 @@ def _rows(exam: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
                    "efw": "needs the abdomen (AC)"}.get(name, FLAG_WORDS.get(m.get("flag"), ""))
         else:
             value = f"{m['value']:.0f} g" if m["unit"] == "g" else f"{m['value']:.1f} {m['unit']}"
-            how = "given by hand" if m.get("source") == "manual" else FLAG_WORDS.get(m["flag"], m["flag"])
+            manual = "uses lengths given by hand" if name == "efw" else "given by hand"
+            how = manual if m.get("source") == "manual" else FLAG_WORDS.get(m["flag"], m["flag"])
         rows.append((label, value, centile_text(m.get("centile")), how))
     return rows
 
