@@ -73,7 +73,11 @@ def serve(args: argparse.Namespace) -> int:
     if args.http_port:
         from receiver.api import ApiServer, make_app
 
-        server = ApiServer(make_app(db.engine, receiver.link), args.http_host, args.http_port).start()
+        try:
+            server = ApiServer(make_app(db.engine, receiver.link), args.http_host, args.http_port).start()
+        except OSError:
+            raise SyncError(f"--http-host {args.http_host} --http-port {args.http_port}: cannot listen there (in "
+                            f"use, e.g. by the dashboard?); give another --http-port, or 0 for no local API") from None
     try:
         receiver.run(stop)
     except KeyboardInterrupt:

@@ -99,3 +99,17 @@ def test_database_unreachable_is_down(broker: Broker, tmp_path: Path) -> None:  
                 assert not body["database"]["ok"] and any("database" in p for p in body["problems"]), body
             finally:
                 api.stop()
+
+
+def test_serve_says_when_its_health_port_is_taken(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run([sys.executable, "-m", "receiver.cli", "serve", "--db", str(tmp_path / "rx.sqlite"),
+                              "--no-tls", "--broker-port", "1", "--http-port", str(port)], cwd=REPO,
+                             capture_output=True, text=True, timeout=60)
+    assert out.returncode == 6 and f"--http-port {port}: cannot listen there" in out.stderr
+    assert "Traceback" not in out.stderr
