@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from receiver.database import db_errors, open_engine, sessions
 from receiver.extract import clip
-from receiver.ingest import Batch, BatchOutcome, settle_latest, write_batch
+from receiver.ingest import Batch, BatchOutcome, settle_latest, touch_devices, write_batch
 from receiver.models import NAME_MAX, Clinic, Device
 
 __all__ = ["Database", "db_errors", "BatchOutcome"]
@@ -62,12 +62,13 @@ class Database:
             return set(s.execute(select(Device.clinic_id, Device.device_id)).tuples())
 
     def write(self, batch: Batch) -> BatchOutcome:
-        """One transaction for the batch; then `is_latest` settled for its results (see receiver.ingest)."""
+        """One transaction for the batch; then devices' last-seen times and `is_latest` (see receiver.ingest)."""
         with self.session() as s:
             with s.begin():
                 out = write_batch(s, batch)
-            if batch.results:
-                with s.begin():
+            with s.begin():
+                touch_devices(s, batch)
+                if batch.results:
                     settle_latest(s, [p for p, _ in batch.results])
         return out
 

@@ -1,5 +1,6 @@
 """Writing one batch of checked messages in one transaction: results idempotently on result_id, their alerts,
-telemetry (latest + history), devices' last-seen time, held and rejected messages.
+telemetry (latest + history), held and rejected messages; then, after the commit, devices' last-seen time
+and `is_latest`.
 
 Idempotency: `INSERT ... ON CONFLICT (result_id) DO NOTHING`; an id that was not inserted is a counted
 duplicate when its stored content_sha256 equals the new one, else a conflict (logged in `rejected`, the first
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -148,15 +149,22 @@ def _write_results(session: Session, batch: Batch, out: BatchOutcome) -> None:
     _insert_all(session, Alert, [a for rid in out.inserted for a in alerts[rid]])
 
 
-def _touch_devices(session: Session, batch: Batch) -> None:
+_TOUCH = (update(Device.__table__)
+          .where(Device.clinic_id == bindparam("c"), Device.device_id == bindparam("d"),
+                 or_(Device.last_seen_at.is_(None), Device.last_seen_at < bindparam("t")))
+          .values(last_seen_at=bindparam("t")))
+
+
+def touch_devices(session: Session, batch: Batch) -> None:
+    """After the batch is committed: devices' last-seen times, one statement for all (in a fixed order, so
+    receivers updating the same devices at once cannot deadlock; kept out of the batch's transaction so
+    its row locks are short)."""
     seen: dict[tuple[str, str], datetime] = {}
     for payload, at in batch.results + batch.telemetry:
         key = (payload["clinic_id"], payload["device_id"])
         seen[key] = max(at, seen.get(key, at))
-    for (clinic, device), at in sorted(seen.items()):
-        session.execute(update(Device).where(
-            Device.clinic_id == clinic, Device.device_id == device,
-            or_(Device.last_seen_at.is_(None), Device.last_seen_at < at)).values(last_seen_at=at))
+    if seen:
+        session.execute(_TOUCH, [{"c": c, "d": d, "t": at} for (c, d), at in sorted(seen.items())])
 
 
 def _write_telemetry(session: Session, batch: Batch) -> None:
@@ -183,7 +191,6 @@ def write_batch(session: Session, batch: Batch) -> BatchOutcome:
     if batch.results:
         _write_results(session, batch, out)
     _write_telemetry(session, batch)
-    _touch_devices(session, batch)
     _insert_all(session, Rejected, batch.rejects)
     _insert_all(session, Held, batch.held)
     for chunk in _chunks(batch.released):
