@@ -215,3 +215,22 @@ def test_requantize_keeps_the_float_graph_and_gates_against_it(toy_run, toy: Toy
     export = json.loads((bundle / "report.json").read_text())["rows"][0]
     assert export["stage"] == "export" and export["gate"]["reference"].startswith("shipped toy")
     assert check_onnx(bundle / "model.onnx").ok
+
+
+def test_pipeline_from_a_stage_reuses_earlier_artifacts_and_writes_the_bundle(tmp_path: Path, toy_run,
+                                                                               data_dir: Path) -> None:
+    """`fetal-compress pipeline --from export`: no training again, the bundle rewritten from the work dir."""
+    import shutil
+
+    from compress.cli import main
+
+    cfg, _ = toy_run
+    work = tmp_path / "work"
+    shutil.copytree(cfg.work_dir, work)
+    student = (work / "student.pt").stat().st_mtime_ns
+    before = json.loads((work / "state.json").read_text())["outcomes"]["train"]
+    assert main(["pipeline", "--config", str(TOY), "--from", "export", "--no-progress", "--data", str(data_dir),
+                 "--work-dir", str(work), "--output", str(tmp_path / "bundle")]) == 0
+    state = json.loads((work / "state.json").read_text())["outcomes"]
+    assert (work / "student.pt").stat().st_mtime_ns == student and state["train"] == before
+    assert load_manifest(tmp_path / "bundle").raw["metrics"]["train.macro_f1"] == before["value"]
