@@ -1,8 +1,8 @@
-"""Paired comparison of two `cv-biometry` runs, image by image, and the ship rule recipes are ranked by.
+"""Paired comparison of two `python -m research.biometry cv` results, image by image, and the ship rule recipes are ranked by.
 
 Two recipes' out-of-fold HC errors on the same images are strongly correlated (the hard heads are hard for
 both), so the paired difference of absolute errors has a much smaller standard error than either MAE: that is
-what can tell recipes 0.1 mm apart (docs/biometry.md).
+what can tell recipes 0.1 mm apart (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def load_rows(path: Path) -> list[dict]:
     try:
         rows = json.loads(Path(path).read_text())["rows"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{path} is not a cv-biometry result ({exc}); give a cv_k<folds><tag>.json") from None
+        raise ConfigError(f"{path} is not a CV result of `python -m research.biometry cv` ({exc}); give a cv_k<folds><tag>.json") from None
     return rows
 
 

@@ -1,8 +1,8 @@
-"""The outline-uncertainty gate, chosen and judged on out-of-fold rows of a `cv-biometry` run.
+"""The outline-uncertainty gate, chosen and judged on out-of-fold rows of a `python -m research.biometry cv` run.
 
 Each measured row carries `details.hc_spread_rel` (edge.biometry.measure.hc_spread): how far the head outline
 moves between p = 0.25 and p = 0.75. The gate refuses the heads whose |spread| exceeds S; S is set so that the
-run leaves at most a given fraction of its images unanswered in total, and the rule of docs/biometry.md decides
+run leaves at most a given fraction of its images unanswered in total, and the rule of 2 Dec 2026 (docs/decisions.md) decides
 whether the gate earns its refusals.
 """
 

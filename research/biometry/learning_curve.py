@@ -1,4 +1,4 @@
-"""Out-of-fold HC MAE against training-set size, from `cv-biometry --train-fraction` runs of one recipe.
+"""Out-of-fold HC MAE against training-set size, from `python -m research.biometry cv --fraction F` runs of one recipe.
 
 `python -m research.biometry curve RESULT.json...` (each a cv_k<folds><tag>.json) prints, over the
 images every run measured, each run's MAE and mean training-set size, the fit MAE = a + b ln(N), and the fit

@@ -46,7 +46,7 @@ def test_runs_over_different_images_or_foreign_files_are_refused(tmp_path: Path)
         paired(_rows([1.0, 2.0], REFS[:2]), _rows([1.0], REFS[:1]))
     bad = tmp_path / "cv.json"
     bad.write_text("{\"summary\": {}}")
-    with pytest.raises(ConfigError, match="not a cv-biometry result"):
+    with pytest.raises(ConfigError, match="not a CV result"):
         load_rows(bad)
 
 

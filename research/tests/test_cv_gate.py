@@ -1,4 +1,4 @@
-"""python -m research.biometry gate: the HC-spread gate is set from out-of-fold rows and judged by the rule in docs/biometry.md."""
+"""python -m research.biometry gate: the HC-spread gate is set from out-of-fold rows and judged by the rule of 2 Dec 2026 (docs/decisions.md)."""
 
 from __future__ import annotations
 
