@@ -153,7 +153,7 @@ def exam_payload(rng: random.Random, world: World, device: dict[str, Any], start
         "frames": frames, "frames_dropped": rng.randint(0, 5), "fps": round(rng.uniform(11, 16), 1),
         "pregnancy": preg,
         "dating": {"ga_days": ga_days, "ga_text": None if ga_days is None else _ga_text(ga_days),
-                   "precision_days": 0 if established is not None else (7 if bio_ga else None),
+                   "precision_days": None if established is not None else (7 if bio_ga else None),
                    "edd": None if ga_days is None else (started + timedelta(days=280 - ga_days)).date().isoformat(),
                    "source": "established" if established is not None else ("biometry" if bio_ga else None),
                    "method": None if established is not None else ("best_ga" if bio_ga else None)},

@@ -51,3 +51,17 @@ def test_fhir_bundle_of_an_exam(sqlite_engine) -> None:  # noqa: F811
     assert hc["valueQuantity"] == {"value": 181.5, "unit": "mm", "system": "http://unitsofmeasure.org", "code": "mm"}
     assert "subject" not in hc                                          # no patient reference shown
     assert "Download FHIR Bundle" in c.get(f"/exams/{p['result_id']}").text
+
+
+def test_exam_page_tells_the_established_ga_from_the_biometric_one(sqlite_engine) -> None:  # noqa: F811
+    add_clinic(sqlite_engine, "clinic-a")
+    p = payload()
+    p["dating"] = {"ga_days": 224.0, "ga_text": "32w0d", "precision_days": None, "edd": "2027-01-01",
+                   "source": "established", "method": "lmp"}
+    store(sqlite_engine, [p])
+    with sessions(sqlite_engine)() as db:
+        users.add_user(db, "prog", "programme-pass", "programme")
+        db.commit()
+    page = log_in(make_client(sqlite_engine), "prog").get(f"/exams/{p['result_id']}").text
+    assert "32w0d" in page and "that of the dates given" in page and "± 0 d" not in page
+    assert "ga" in p["measurements"] and "Gestational age by this scan&#39;s biometry" in page

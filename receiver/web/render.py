@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 HERE = Path(__file__).resolve().parent
 LABELS = {"hc": "Head circumference", "bpd": "Biparietal diameter", "ofd": "Occipito-frontal diameter",
-          "ac": "Abdominal circumference", "fl": "Femur length", "ga": "Gestational age",
+          "ac": "Abdominal circumference", "fl": "Femur length", "ga": "Gestational age by this scan's biometry",
           "efw": "Estimated fetal weight"}
 UNITS = {"mm": "mm", "d": "days", "g": "g"}      # UCUM code -> what a reader expects
 
