@@ -32,6 +32,9 @@ def fail(path: str, what: str, value: Any) -> PayloadError:
 def mapping(value: Any, path: str, required: set[str], optional: set[str] = frozenset()) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise fail(path, "expected an object", type(value).__name__)
+    extra = value.keys() - required           # valid (the common case): two set operations, no sorting
+    if (not extra or extra <= optional) and len(value) - len(extra) == len(required):
+        return value
     unknown = sorted(str(k) for k in set(value) - required - optional)
     if unknown:
         raise fail(path, f"unknown field(s) {unknown[:5]}; valid: {sorted(required | optional)}", unknown[0])
@@ -60,6 +63,9 @@ def number(value: Any, path: str, lo: float, hi: float, nullable: bool = False,
            integer: bool = False) -> float | None:
     if value is None and nullable:
         return None
+    kind = type(value)    # a plain int/float within range (the common case); bool, NaN, inf, subclasses below
+    if (kind is int or (kind is float and not integer)) and lo <= value <= hi:
+        return value
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
         raise fail(path, "expected an integer" if integer else "expected a number", value)
