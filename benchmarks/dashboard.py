@@ -152,7 +152,7 @@ def run(url: str, receivers: int, messages: list[tuple[str, bytes]], pairs: list
             with db.session() as s:
                 return s.scalar(select(func.count()).select_from(Result))
 
-        wait(lambda: count() > 0, 120, "the first result")
+        wait(lambda: count() > 0, 300, "the first result")
         rx_pids = [p.pid for p in procs]
         pg_cpu0, rx_cpu0 = postgres_cpu(), cpu_of(rx_pids)        # from here on: no start-up work
         broker_cpu0 = cpu_of([broker.proc.pid])
