@@ -45,7 +45,7 @@ def test_three_receivers_share_the_subscription_and_survive_kill_9(broker: Broke
         procs = {i: start(i) for i in (1, 2, 3)}
         try:
             assert wait_until(lambda: len([r for r in health_report(db.engine)["receivers"]
-                                           if r["subscribed"]]) == 3, 30), health_report(db.engine)
+                                           if r["subscribed"]]) == 3, 90), health_report(db.engine)
             stores, saved = [], []
             for k, ident in enumerate(DEVICES):
                 store = ResultStore(tmp_path / f"dev-{k}.sqlite")
