@@ -112,20 +112,19 @@ def test_view_cache_is_named_by_view_count_and_student_input_size(tmp_path: Path
     assert cache_paths(tmp_path, 15)[0] != npz   # a test's small cache never overwrites the real one
 
 
-def test_spatial_hint_is_training_only_and_needs_the_maps() -> None:
+def test_the_dropped_spatial_hint_is_refused_before_training() -> None:
+    """The spatial hint was tried and dropped (docs/decisions.md, 1 Dec 2026): a recipe asking for it is an
+    error that says so, from the YAML (task_options.map_hint) and from the training config alike."""
     from compress.planes.distill import DistillConfig, train_student
+    from compress.planes.recipe import recipe_from_options
 
-    rng = np.random.default_rng(0)
-    n = 16
-    images = rng.integers(0, 255, (n, *INPUT_HW), dtype=np.uint8)
-    logits = np.zeros((n, len(MODEL_CLASSES)), np.float32)
-    targets = np.full(n, 3)
-    cfg = DistillConfig(epochs=1, batch=8, width_mult=0.5, map_weight=1.0)
-    with pytest.raises(ValueError, match="teacher_maps"):
-        train_student(images, logits, targets, targets, cfg)
-    maps = rng.normal(size=(n, 128, 7, 9)).astype(np.float16)
-    student = train_student(images, logits, targets, targets, cfg, teacher_maps=maps)
-    assert set(student.state_dict()) == set(build_student(0.5).state_dict())
+    with pytest.raises(ConfigError, match="spatial hint was tried and dropped"):
+        recipe_from_options({"map_hint": 1.0})
+    assert recipe_from_options({"map_hint": 0.0}).map_hint == 0.0  # planes.yaml still says 0.0
+    images = np.zeros((4, *INPUT_HW), np.uint8)
+    with pytest.raises(ConfigError, match="spatial hint"):
+        train_student(images, np.zeros((4, len(MODEL_CLASSES)), np.float32), np.full(4, 3), np.full(4, 3),
+                      DistillConfig(epochs=1, batch=2, width_mult=0.5, map_weight=1.0))
 
 
 def test_each_recipe_and_data_has_its_own_student_file() -> None:

@@ -22,7 +22,6 @@ N_CLASSES = 9  # edge.planes.taxonomy.MODEL_CLASSES: 8 planes + junk
 STAGES = ((32, 2), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1), (128, 1), (192, 2), (192, 1))
 STEM = 24
 HEAD = 320
-HINT_LAYER = 8  # features[:HINT_LAYER] ends at stride 16 (7x9 at 112x144): where the spatial hint reads
 
 
 def _ch(c: int, width_mult: float) -> int:
@@ -50,7 +49,7 @@ def mean_max(f: torch.Tensor) -> torch.Tensor:
 
 class PooledClassifier(nn.Module):
     """`features` -> global mean + max -> dropout -> `classifier`: the interface plane distillation trains
-    (subclasses build `features`, `dropout`, `classifier` and say where the spatial hint reads)."""
+    (subclasses build `features`, `dropout`, `classifier`)."""
 
     features: nn.Module
     dropout: nn.Module
@@ -80,15 +79,6 @@ class PlaneStudent(PooledClassifier):
         self.features = nn.Sequential(*layers)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(2 * h, n_classes)
-
-    def pooled_and_hint(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training only: (pooled features, the stride-16 map the spatial hint reads)."""
-        mid = self.features[:HINT_LAYER](x)
-        return mean_max(self.features[HINT_LAYER:](mid)), mid
-
-    @property
-    def hint_channels(self) -> int:
-        return self.features[HINT_LAYER - 1].pw[0].out_channels
 
 
 register_family(Family("planenet-s", "planes", lambda w: PlaneStudent(w),

@@ -22,7 +22,7 @@ from torch import nn
 
 from compress.nets.families import Family, register_family
 from compress.nets.plane_student import N_CLASSES
-from compress.nets.sono_student import LastBlockHint, conv_layers, pooled_after, strongest_channels
+from compress.nets.sono_student import SonoShaped, conv_layers, pooled_after, strongest_channels
 from compress.nets.sononet import BLOCKS, BN_EPS, SONONET_INPUT, SonoNet16
 
 WIDTHS = tuple(c for c, _ in BLOCKS)  # SonoNet-16's widths, kept whole
@@ -49,7 +49,7 @@ class LowRankUnit(nn.Sequential):
         self.rank = rank
 
 
-class SonoLowRank(LastBlockHint):
+class SonoLowRank(SonoShaped):
     """forward(x (N,1,112,144) per-image standardised) -> logits; the training interface of SonoNet-S."""
 
     def __init__(self, ranks: tuple[int, ...] | None = None, n_classes: int = N_CLASSES,

@@ -31,25 +31,16 @@ def _conv_bn(cin: int, cout: int) -> nn.Sequential:
                          nn.ReLU(inplace=True))
 
 
-class LastBlockHint(PooledClassifier):
-    """A SonoNet-16-shaped student (`widths` per block): the spatial hint reads its last block."""
+class SonoShaped(PooledClassifier):
+    """A SonoNet-16-shaped student: `widths` = its output channels per block."""
 
     widths: tuple[int, ...]
 
-    def pooled_and_hint(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training only: (pooled features, the stride-16 map the spatial hint reads: the last block)."""
-        f = self.features(x)
-        return mean_max(f), f
 
-    @property
-    def hint_channels(self) -> int:
-        return self.widths[-1]
-
-
-class SonoStudent(LastBlockHint):
+class SonoStudent(SonoShaped):
     """forward(x (N,1,112,144) per-image standardised) -> logits (N, n_classes).
 
-    Same training interface as PlaneNet-S (`PooledClassifier`, `pooled_and_hint`, `hint_channels`)."""
+    Same training interface as PlaneNet-S (`PooledClassifier`)."""
 
     def __init__(self, widths: tuple[int, ...] = WIDTHS, n_classes: int = N_CLASSES, dropout: float = 0.2) -> None:
         super().__init__()

@@ -58,7 +58,6 @@ class TrainViews:
 
     images: np.ndarray
     feats: np.ndarray
-    maps: np.ndarray
     targets: np.ndarray
     planes: np.ndarray
 
@@ -67,10 +66,10 @@ def train_views(records: list[PlaneRecord], cache: ViewCache, train_recs, junk: 
     """All cached views of `train_recs` (+ every junk view, target JUNK_TARGET, plane index JUNK_PLANE)."""
     targets, planes = view_labels(records, cache)
     tr = np.isin(cache.record, train_recs)
-    parts = [(cache.images[tr], cache.feats[tr], cache.maps[tr], targets[tr], planes[tr])]
+    parts = [(cache.images[tr], cache.feats[tr], targets[tr], planes[tr])]
     if junk is not None and len(junk.images):
         n = len(junk.images)
-        parts.append((junk.images, junk.feats, junk.maps, np.full(n, JUNK_TARGET), np.full(n, JUNK_PLANE)))
+        parts.append((junk.images, junk.feats, np.full(n, JUNK_TARGET), np.full(n, JUNK_PLANE)))
     return TrainViews(*(np.concatenate(a) if len(parts) > 1 else a[0] for a in zip(*parts)))
 
 
@@ -96,7 +95,7 @@ def train_fold_models(records: list[PlaneRecord], cache: ViewCache, train_recs: 
     if cfg is None:
         return head, None
     student = train_student(v.images, head_logits(head, v.feats), v.targets, v.planes, cfg,
-                            teacher_feats=v.feats, teacher_maps=v.maps, sononet_npz=sononet_npz)
+                            teacher_feats=v.feats, sononet_npz=sononet_npz)
     return head, student
 
 

@@ -24,6 +24,7 @@ from compress.nets.plane_student import PRETRAINED, build_student
 from compress.planes.contract import model_input
 from compress.planes.losses import partial_label_nll
 from compress.planes.teacher import class_weights
+from edge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ class DistillConfig:
     temperature: float = 4.0
     alpha: float = 0.5          # weight of the distillation term
     feat_weight: float = 1.0    # weight of the feature hint (pooled student features -> teacher features)
-    map_weight: float = 0.0     # weight of the spatial hint (student stride-16 map -> teacher's last-block map)
+    map_weight: float = 0.0     # the spatial hint, tried and dropped (docs/decisions.md, 1 Dec): must stay 0; the
+                                # field stays because recipe keys hash this config (workflow.recipe_key)
     width_mult: float = 1.0
     arch: str = "planenet-s"    # or "sononet-s" / "sononet-lr": from SonoNet-16's own filters (PRETRAINED)
     seed: int = 0
@@ -80,32 +82,17 @@ class FeatureHint(torch.nn.Module):
         return F.mse_loss(self.proj(pooled), (teacher_feats - self.mu) / self.sd)
 
 
-class SpatialHint(torch.nn.Module):
-    """Training-only 1x1 projection of the student's stride-16 map onto SonoNet's last-block map of the same
-    view (pooled to the same 7x9 grid, standardised per channel): FitNets-style, it tells the student where in
-    the frame the teacher sees what (heart vs stomach decides thorax vs abdomen). Never exported."""
-
-    def __init__(self, student_channels: int, teacher_maps: np.ndarray) -> None:
-        super().__init__()
-        t = torch.from_numpy(teacher_maps[:: max(1, len(teacher_maps) // 2000)].astype(np.float32))
-        self.register_buffer("mu", t.mean(dim=(0, 2, 3))[None, :, None, None])
-        self.register_buffer("sd", t.std(dim=(0, 2, 3)).clamp_min(1e-3)[None, :, None, None])
-        self.proj = torch.nn.Conv2d(student_channels, t.shape[1], 1)
-
-    def loss(self, mid: torch.Tensor, teacher_maps: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(self.proj(mid), (teacher_maps.float() - self.mu) / self.sd)
-
-
 def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.ndarray, plane_idx: np.ndarray,
                   cfg: DistillConfig = DistillConfig(), init: torch.nn.Module | None = None,
-                  teacher_feats: np.ndarray | None = None, teacher_maps: np.ndarray | None = None,
-                  sononet_npz: str | Path | None = None) -> torch.nn.Module:
+                  teacher_feats: np.ndarray | None = None, sononet_npz: str | Path | None = None) -> torch.nn.Module:
     """images (V,H,W) uint8 model-size images, teacher_logits (V,9), targets (V,) with -1 = brain sub-plane
     unknown, 8 = junk.
     `init`: continue training this model (a second warm-restart cycle) instead of a fresh one (`new_student`;
     `sononet_npz` is needed for the PRETRAINED arches).
-    `teacher_feats` (V,D): the teacher's features of the same views, for the feature hint (cfg.feat_weight);
-    `teacher_maps` (V,C,7,9): its pooled last-block maps, for the spatial hint (cfg.map_weight)."""
+    `teacher_feats` (V,D): the teacher's features of the same views, for the feature hint (cfg.feat_weight)."""
+    if cfg.map_weight != 0:
+        raise ConfigError(f"map_weight {cfg.map_weight}: the spatial hint was tried and dropped (docs/decisions.md, "
+                          "1 Dec 2026); only 0 is accepted")
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed + (1 if init is not None else 0))
     model = init if init is not None else new_student(cfg, images, sononet_npz)
@@ -113,18 +100,12 @@ def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.nd
     if teacher_feats is not None and cfg.feat_weight > 0:
         hint = FeatureHint(model.classifier.in_features, teacher_feats)
         f_all = torch.from_numpy(teacher_feats.astype(np.float32))
-    spatial = None
-    if cfg.map_weight > 0:
-        if teacher_maps is None:
-            raise ValueError("cfg.map_weight > 0 needs teacher_maps (the view cache's SonoNet maps)")
-        spatial = SpatialHint(model.hint_channels, teacher_maps)
-        m_all = torch.from_numpy(teacher_maps)
     x_all = torch.from_numpy(images)
     t_all = torch.from_numpy(teacher_logits.astype(np.float32))
     y_all = torch.from_numpy(targets.astype(np.int64))
     w_all = torch.from_numpy(class_weights(plane_idx))
     steps = cfg.epochs * ((len(x_all) + cfg.batch - 1) // cfg.batch)
-    params = [p for m in (model, hint, spatial) if m is not None for p in m.parameters()]
+    params = [p for m in (model, hint) if m is not None for p in m.parameters()]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, wall, step, progress = time.process_time(), time.time(), 0, 0.0
     for epoch in range(cfg.epochs):
@@ -137,14 +118,12 @@ def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.nd
             for group in opt.param_groups:
                 group["lr"] = lr_at(progress, cfg.lr)
             step += 1
-            pooled, mid = model.pooled_and_hint(model_input(x_all[b]))
+            pooled = model.pooled(model_input(x_all[b]))
             logits = model.classifier(model.dropout(pooled))
             hard = partial_label_nll(logits, y_all[b], w_all[b], label_smoothing=0.05)
             loss = distillation_loss(logits, t_all[b], hard, cfg.temperature, cfg.alpha)
             if hint is not None:
                 loss = loss + cfg.feat_weight * hint.loss(pooled, f_all[b])
-            if spatial is not None:
-                loss = loss + cfg.map_weight * spatial.loss(mid, m_all[b])
             opt.zero_grad()
             loss.backward()
             opt.step()

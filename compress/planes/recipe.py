@@ -28,7 +28,7 @@ class PlaneRecipe:
     student_arch: str = "sononet-lr"  # the YAML's student.family (not a task_options key)
     lr: float = 1e-3                # peak learning rate
     feature_hint: float = 1.0       # weight of the feature hint (pooled student features -> SonoNet features)
-    map_hint: float = 0.0           # weight of the spatial hint
+    map_hint: float = 0.0           # the spatial hint, tried and dropped (docs/decisions.md, 1 Dec): only 0
     epochs: int = 40                # at most, for the shipped student
     max_minutes: float = 45.0       # CPU budget of the shipped student (LR annealed on time)
     continue_minutes: float = 25.0  # then a second cycle at peak LR / 3
@@ -46,8 +46,11 @@ class PlaneRecipe:
             raise ConfigError("task_options epochs, cv_epochs must be >= 1 and folds >= 2")
         if not 0 < self.lr < 1 or min(self.max_minutes, self.cv_max_minutes) <= 0 or self.continue_minutes < 0:
             raise ConfigError("task_options lr in (0, 1), max_minutes and cv_max_minutes > 0, continue_minutes >= 0")
-        if self.feature_hint < 0 or self.map_hint < 0:
-            raise ConfigError("task_options feature_hint and map_hint must be >= 0")
+        if self.feature_hint < 0:
+            raise ConfigError(f"task_options.feature_hint {self.feature_hint} must be >= 0")
+        if self.map_hint != 0:
+            raise ConfigError(f"task_options.map_hint {self.map_hint}: the spatial hint was tried and dropped "
+                              "(docs/decisions.md, 1 Dec 2026); only 0 is accepted")
         if not 0.5 <= self.target_accuracy < 1.0:
             raise ConfigError(f"task_options.target_accuracy {self.target_accuracy} must be in [0.5, 1)")
 

@@ -180,13 +180,13 @@ def final_models(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = T
         student = load_student(path)
     else:
         student = train_student(v.images, head_logits(head, v.feats), v.targets, v.planes, cfg,
-                                teacher_feats=v.feats, teacher_maps=v.maps, sononet_npz=data.sononet_npz)
+                                teacher_feats=v.feats, sononet_npz=data.sononet_npz)
         _save_student(student, cfg, path, epochs=cfg.epochs)
     if continue_minutes <= 0:
         return head, student.eval()
     more = replace(cfg, lr=cfg.lr / 3, max_minutes=continue_minutes)
     student = train_student(v.images, head_logits(head, v.feats), v.targets, v.planes, more, init=student.train(),
-                            teacher_feats=v.feats, teacher_maps=v.maps)
+                            teacher_feats=v.feats)
     _save_student(student, cfg, final_path, continued_minutes=continue_minutes)
     return head, student
 
