@@ -90,3 +90,29 @@ def test_a_recipe_naming_a_missing_checkpoint_fails_before_any_work(tmp_path: Pa
     cfg.write_text(yaml.safe_dump(raw))
     assert main(["pipeline", "--config", str(cfg), "--data", str(data_dir), "--no-progress"]) == 4
     assert "gone.pt not found" in capsys.readouterr().err and not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize("task, patch, code, words", [
+    ("biometry", {"task_options": {"limit_imgaes": 4}}, 2, ["limit_imgaes", "not understood", "limit_images"]),
+    ("planes", {"task_options": {"n_agu": 4}}, 2, ["n_agu", "not understood", "n_aug"]),
+    ("biometry", {"teacher": {"family": "unet", "checkpoint": "/nonexistent/teacher.pt"}}, 4,
+     ["teacher checkpoint /nonexistent/teacher.pt not found"]),
+])
+def test_a_shipped_recipe_with_bad_input_fails_before_any_work(tmp_path: Path, data_dir: Path, capsys, task: str,
+                                                                patch: dict, code: int, words: list[str]) -> None:
+    """Each shipped recipe with a typo in its task options or a teacher checkpoint that is not there: a clear
+    error and its exit code before anything is built (no work dir, no view cache, no bundle)."""
+    raw = yaml.safe_load((CONFIGS / f"{task}.yaml").read_text())
+    for key, value in patch.items():
+        raw[key] = {**(raw.get(key) or {}), **value} if key == "task_options" else value
+    raw.update(work_dir=str(tmp_path / "work"), output=str(tmp_path / "bundle"))
+    raw["task_options"] = {**raw["task_options"], **({"cache_dir": str(tmp_path / "cache")} if task == "planes" else {})}
+    if raw.get("card_notes"):
+        raw["card_notes"] = str(CONFIGS / Path(raw["card_notes"]).name)
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    assert main(["pipeline", "--config", str(cfg), "--data", str(data_dir), "--no-progress"]) == code
+    err = capsys.readouterr().err
+    for w in words:
+        assert w in err
+    assert not any(tmp_path.glob("work*")) and not (tmp_path / "cache").exists() and not (tmp_path / "bundle").exists()
