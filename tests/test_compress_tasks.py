@@ -1,8 +1,8 @@
 """Contract every compression task adapter keeps (driven by the task registry): student output shape,
 calibration frames real, deterministic and hashed, metric present, teacher checkpoints checked.
 
-planes needs its view cache under runs/ (built by train-planes); the test skips it, saying so, when that is
-absent rather than spending minutes rebuilding it. biometry reads the data directly."""
+planes runs its smoke recipe (compress/configs/smoke.yaml: ~48 records, one view each, a one-epoch student),
+so a fresh clone builds the small view cache it needs instead of skipping; biometry reads the data directly."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 import torch
 
+import yaml
+
 from compress.paths import REPO_ROOT
-from compress.planes.workflow import cache_paths
 from compress.stages.common import torch_predict
 from compress.tasks import TASK_NAMES, create_task
-from compress.planes.recipe import PlaneRecipe
 from edge.errors import ConfigError, ModelError
 
-NEEDS = {"planes": cache_paths(REPO_ROOT / "runs" / "planes", PlaneRecipe().n_aug)[0]}
+SMOKE = yaml.safe_load((REPO_ROOT / "compress" / "configs" / "smoke.yaml").read_text())
 OPTIONS = {"toy": {"n_images": 24}, "biometry": {"limit_images": 6, "input_size": [64, 96]},
-           "planes": {"train_if_missing": False}}
+           "planes": SMOKE["planes"]["task_options"]}
 STUDENT = {"toy": ("tiny", 0.5), "biometry": ("ds-seg", 0.5), "planes": ("sononet-lr", 1.0)}
 TEACHER = {"toy": ("tiny", 1.0), "biometry": ("unet", 0.5), "planes": (None, 1.0)}
 
@@ -29,8 +29,6 @@ TEACHER = {"toy": ("tiny", 1.0), "biometry": ("unet", 0.5), "planes": (None, 1.0
 @pytest.fixture(scope="module", params=TASK_NAMES)
 def task(request: pytest.FixtureRequest, data_dir: Path):  # type: ignore[no-untyped-def]
     name = request.param
-    if name in NEEDS and not NEEDS[name].exists():
-        pytest.skip(f"{NEEDS[name]} not built (run the {name} training command first)")
     task = create_task(name, data_dir, OPTIONS[name])
     task.name = name
     return task
@@ -38,10 +36,7 @@ def task(request: pytest.FixtureRequest, data_dir: Path):  # type: ignore[no-unt
 
 def test_student_matches_the_declared_contract(task) -> None:  # type: ignore[no-untyped-def]
     info = task.info
-    try:
-        student = task.build_student(*STUDENT[task.name]).eval()
-    except ModelError as exc:  # planes: no student trained by the recipe yet (training takes ~75 min)
-        pytest.skip(str(exc))
+    student = task.build_student(*STUDENT[task.name]).eval()
     out = student(torch.zeros(info.input_shape))
     if info.output_kind == "class_logits":
         assert out.shape == (1, len(info.class_names))
@@ -59,8 +54,6 @@ def test_calibration_is_real_deterministic_and_hashed(task) -> None:  # type: ig
 
 
 def test_metric_is_reported_and_direction_known(task) -> None:  # type: ignore[no-untyped-def]
-    if task.info.task == "planes" and task.info.model_name == "plane-cls":
-        pytest.skip("planes evaluation decodes 83 full-size held-out frames (~30 s here); the pipeline run covers it")
     metrics = task.evaluate(torch_predict(task.build_student(*STUDENT[task.name])))
     assert task.info.metric in metrics
     assert task.worse_by(10.0, 9.0) == (1.0 if task.info.higher_is_better else -1.0)

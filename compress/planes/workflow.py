@@ -72,11 +72,14 @@ def _cached(path: Path, key: str, load, build):  # type: ignore[no-untyped-def]
 
 
 def prepare(data_dir: Path, out: Path, n_aug: int, hc18_images: int, n_junk: int = 0,
-            junk_seed: int = 0) -> PlaneData:
+            junk_seed: int = 0, limit_records: int | None = None) -> PlaneData:
     """Records + the view/feature cache, one per n_aug and student input size (`cache_paths`; built once,
     rebuilt only when the records change), so runs with other settings (a test, an older config) never
-    overwrite it; and `n_junk` junk views (compress.planes.junk, seeded) for the junk class."""
+    overwrite it; and `n_junk` junk views (compress.planes.junk, seeded) for the junk class.
+    `limit_records` (smoke runs): about that many records, evenly spaced (both splits, every source)."""
     records = load_records(data_dir, hc18_images)
+    if limit_records:
+        records = records[::max(1, len(records) // limit_records)][:limit_records]
     dev, held = split_dev_heldout(records)
     npz = data_dir / "peers" / "sononet" / "SonoNet16.npz"
     cache_path, _ = cache_paths(out, n_aug)
@@ -203,12 +206,14 @@ def _save_student(student: torch.nn.Module, cfg: DistillConfig, path: Path, **me
     torch.save({"state_dict": student.state_dict(), "width_mult": cfg.width_mult, "arch": cfg.arch, **meta}, path)
 
 
-def prepare_recipe(recipe, data_dir: str | Path | None):  # type: ignore[no-untyped-def]
-    """(PlaneData, cache directory) of a `compress.planes.recipe.PlaneRecipe`."""
+def prepare_recipe(recipe, data_dir: str | Path | None,  # type: ignore[no-untyped-def]
+                   limit_records: int | None = None):
+    """(PlaneData, cache directory) of a `compress.planes.recipe.PlaneRecipe` (limit_records: see `prepare`)."""
     from compress.paths import REPO_ROOT, require_data_dir
 
     out = Path(recipe.cache_dir)
     out = out if out.is_absolute() else REPO_ROOT / out
     out.mkdir(parents=True, exist_ok=True)
-    data = prepare(require_data_dir(data_dir), out, recipe.n_aug, recipe.hc18_images, recipe.n_junk, recipe.junk_seed)
+    data = prepare(require_data_dir(data_dir), out, recipe.n_aug, recipe.hc18_images, recipe.n_junk, recipe.junk_seed,
+                   limit_records)
     return data, out

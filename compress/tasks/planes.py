@@ -27,8 +27,9 @@ from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
 from edge.errors import ConfigError, ModelError
 
 # task_options keys that are not part of the training recipe; train_if_missing false: a recipe whose student
-# is not trained yet is a ModelError instead of a ~75-minute training run (tests)
-PIPELINE_ONLY_OPTIONS: tuple[str, ...] = ("train_if_missing",)
+# is not trained yet is a ModelError instead of a ~75-minute training run (tests); limit_records N (smoke runs,
+# compress/configs/smoke.yaml): about N records evenly spaced, and the card's junk / real-image sets cut to match
+PIPELINE_ONLY_OPTIONS: tuple[str, ...] = ("train_if_missing", "limit_records")
 
 
 class TeacherNet(nn.Module):
@@ -55,8 +56,12 @@ class PlanesTask(TaskAdapter):
 
         self.recipe = recipe_from_options(options, PIPELINE_ONLY_OPTIONS)  # student_arch: build_student's family
         self.train_if_missing = bool(options.get("train_if_missing", True))
+        self.limit_records = options.get("limit_records")
+        if self.limit_records is not None and not (isinstance(self.limit_records, int) and self.limit_records >= 8):
+            raise ConfigError(f"task_options.limit_records {self.limit_records!r}: give an integer >= 8 (smoke runs) "
+                              "or leave it out (every record)")
         self.data_dir = data_dir
-        self.data, self.out = prepare_recipe(self.recipe, data_dir)
+        self.data, self.out = prepare_recipe(self.recipe, data_dir, self.limit_records)
         self.views = self.data.train_views(self.data.dev)
         cache = self.data.cache
         self.clean_dev = np.flatnonzero(np.isin(cache.record, self.data.dev) & (cache.view == 0))
