@@ -55,7 +55,7 @@ DEVICE_PYS ?= 38 310
 
 test-device: mosquitto
 	@for v in $(DEVICE_PYS); do \
-	  py=$$($(MAKE) -s print-py$$v); \
+	  py=$$($(MAKE) -s --no-print-directory print-py$$v); \
 	  if [ ! -x "$$py" ]; then echo "test-device: SKIPPED Python py$$v: $$py not found (set PY$$v=/path/to/python)"; continue; fi; \
 	  $(MAKE) -s .venv-py$$v/.installed || exit 1; \
 	  echo "device tests, $$(.venv-py$$v/bin/python --version)"; \

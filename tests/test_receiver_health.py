@@ -113,3 +113,13 @@ def test_serve_says_when_its_health_port_is_taken(tmp_path: Path) -> None:
                              capture_output=True, text=True, timeout=60)
     assert out.returncode == 6 and f"--http-port {port}: cannot listen there" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_receiver_no_tls_is_explained_in_help_and_docs() -> None:
+    """Issue #27 "Documented" (moved here from test_source_options.py: the device venvs have no receiver)."""
+    out = subprocess.run([sys.executable, "-m", "receiver.cli", "serve", "--help"], cwd=REPO, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    serve_help = " ".join(out.stdout.split())
+    assert "--no-tls: plain MQTT" in serve_help and "unencrypted" in serve_help
+    assert "--no-tls" in (REPO / "docs" / "sync.md").read_text(encoding="utf-8")

@@ -36,12 +36,6 @@ def test_every_source_option_is_in_run_help_and_the_docs() -> None:
     assert "spacing_csv=str (default none): CSV of file name, pixel size in mm" in run_help
 
 
-def test_receiver_no_tls_is_explained_in_help_and_docs() -> None:
-    serve_help = help_text("receiver.cli", "serve")
-    assert "--no-tls: plain MQTT" in serve_help and "unencrypted" in serve_help
-    assert "--no-tls" in (REPO / "docs" / "sync.md").read_text(encoding="utf-8")
-
-
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     d = tmp_path / "frames"
