@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from compress.nets.plane_student import INPUT_HW, build_student, count_macs, count_params
-from compress.planes.distill import lr_at
 from compress.stages.export import export_onnx
 from edge.errors import ConfigError
 from edge.manifest import load_manifest
@@ -56,14 +55,6 @@ def test_shipped_bundle_contract() -> None:
     cal = man.raw["calibration_params"]
     assert cal["temperature"] > 0 and 0.3 <= cal["unknown_threshold"] <= 0.95
     assert (man.directory / "MODEL_CARD.md").is_file()
-
-
-def test_time_annealed_schedule_warms_up_then_decays() -> None:
-    assert lr_at(0.0, 1.0) == pytest.approx(0.1)
-    assert lr_at(0.1, 1.0) == pytest.approx(1.0, abs=1e-5)
-    assert lr_at(1.0, 1.0) < 1e-5
-    assert lr_at(0.5, 1.0) > lr_at(0.8, 1.0)
-
 
 
 def _readout_r2(student: torch.nn.Module, images: np.ndarray, feats: np.ndarray) -> float:

@@ -9,11 +9,9 @@ here, which no device input can look like, e.g. the shift wrapped around the bor
 
 from __future__ import annotations
 
-import logging
-import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -24,9 +22,9 @@ from compress.nets.plane_student import PRETRAINED, build_student
 from compress.planes.contract import model_input
 from compress.planes.losses import partial_label_nll
 from compress.planes.teacher import class_weights
+from compress.training import Schedule, batches_per_epoch, epoch_batches, fit
 from edge.errors import ConfigError
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,7 +84,7 @@ def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.nd
                   cfg: DistillConfig = DistillConfig(), init: torch.nn.Module | None = None,
                   teacher_feats: np.ndarray | None = None, sononet_npz: str | Path | None = None) -> torch.nn.Module:
     """images (V,H,W) uint8 model-size images, teacher_logits (V,9), targets (V,) with -1 = brain sub-plane
-    unknown, 8 = junk.
+    unknown, 8 = junk. Trained by `compress.training.fit` (warm-up + cosine over max(step, CPU-time) share).
     `init`: continue training this model (a second warm-restart cycle) instead of a fresh one (`new_student`;
     `sononet_npz` is needed for the PRETRAINED arches).
     `teacher_feats` (V,D): the teacher's features of the same views, for the feature hint (cfg.feat_weight)."""
@@ -99,51 +97,42 @@ def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.nd
     hint = None
     if teacher_feats is not None and cfg.feat_weight > 0:
         hint = FeatureHint(model.classifier.in_features, teacher_feats)
-        f_all = torch.from_numpy(teacher_feats.astype(np.float32))
-    x_all = torch.from_numpy(images)
-    t_all = torch.from_numpy(teacher_logits.astype(np.float32))
-    y_all = torch.from_numpy(targets.astype(np.int64))
-    w_all = torch.from_numpy(class_weights(plane_idx))
-    steps = cfg.epochs * ((len(x_all) + cfg.batch - 1) // cfg.batch)
-    params = [p for m in (model, hint) if m is not None for p in m.parameters()]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    start, wall, step, progress = time.process_time(), time.time(), 0, 0.0
-    for epoch in range(cfg.epochs):
-        model.train()
-        total, seen = 0.0, 0
-        for b in torch.randperm(len(x_all), generator=gen).split(cfg.batch):
-            progress = max(step / steps, (time.process_time() - start) / (60.0 * cfg.max_minutes))
-            if len(b) < 2 or progress >= 1.0:
-                break
-            for group in opt.param_groups:
-                group["lr"] = lr_at(progress, cfg.lr)
-            step += 1
-            pooled = model.pooled(model_input(x_all[b]))
-            logits = model.classifier(model.dropout(pooled))
-            hard = partial_label_nll(logits, y_all[b], w_all[b], label_smoothing=0.05)
-            loss = distillation_loss(logits, t_all[b], hard, cfg.temperature, cfg.alpha)
-            if hint is not None:
-                loss = loss + cfg.feat_weight * hint.loss(pooled, f_all[b])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(b)
-            seen += len(b)
-        minutes = (time.process_time() - start) / 60
-        log.info("student epoch %d/%d loss %.4f (%.1f CPU-min, %.1f min wall, schedule %.0f %%)", epoch + 1,
-                 cfg.epochs, total / max(seen, 1), minutes, (time.time() - wall) / 60, 100 * progress)
-        if progress >= 1.0:
-            log.warning("time budget of %.0f min used after %d epochs (LR annealed on time)", cfg.max_minutes,
-                        epoch + 1)
-            break
+    views = _Views(images, teacher_logits, targets, plane_idx, teacher_feats if hint is not None else None)
+    per_epoch = batches_per_epoch(len(images), cfg.batch, min_size=2)
+    schedule = Schedule(cfg.epochs, per_epoch, cfg.lr, "warmup_cosine", cfg.weight_decay, cpu_minutes=cfg.max_minutes)
+
+    def loss_fn(x: torch.Tensor, y: dict[str, torch.Tensor], out: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        logits, pooled = out
+        hard = partial_label_nll(logits, y["target"], y["weight"], label_smoothing=0.05)
+        loss = distillation_loss(logits, y["teacher"], hard, cfg.temperature, cfg.alpha)
+        return loss + cfg.feat_weight * hint.loss(pooled, y["feats"]) if hint is not None else loss
+
+    extra = list(hint.parameters()) if hint is not None else None
+    fit(model, views.batches(cfg.batch, gen), loss_fn, schedule, extra_params=extra, forward=_logits_and_pooled,
+        label="student")
     return model.eval()
 
 
-def lr_at(progress: float, peak: float, warmup: float = 0.1) -> float:
-    """Linear warm-up to `peak`, then cosine to ~0, over progress in [0, 1]."""
-    if progress < warmup:
-        return peak * (0.1 + 0.9 * progress / warmup)
-    return peak * 0.5 * (1.0 + math.cos(math.pi * (progress - warmup) / (1.0 - warmup))) + 1e-6
+def _logits_and_pooled(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    pooled = model.pooled(x)
+    return model.classifier(model.dropout(pooled)), pooled
+
+
+class _Views:
+    """The training views as tensors; `batches` yields (runtime input, {target, weight, teacher, feats})."""
+
+    def __init__(self, images: np.ndarray, teacher_logits: np.ndarray, targets: np.ndarray, plane_idx: np.ndarray,
+                 feats: np.ndarray | None) -> None:
+        self.x = torch.from_numpy(images)
+        self.y = {"target": torch.from_numpy(targets.astype(np.int64)),
+                  "weight": torch.from_numpy(class_weights(plane_idx)),
+                  "teacher": torch.from_numpy(teacher_logits.astype(np.float32))}
+        if feats is not None:
+            self.y["feats"] = torch.from_numpy(feats.astype(np.float32))
+
+    def batches(self, batch: int, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+        for b in epoch_batches(len(self.x), batch, gen, min_size=2):
+            yield model_input(self.x[b]), {k: v[b] for k, v in self.y.items()}
 
 
 @torch.no_grad()

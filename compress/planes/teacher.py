@@ -16,6 +16,7 @@ from torch import nn
 from compress.nets.sononet import SonoNet16, load_sononet16
 from compress.planes.features import FEATURE_DIM, sononet_features
 from compress.planes.losses import partial_label_nll
+from compress.training import Schedule, batches_per_epoch, epoch_batches, fit
 from edge.planes.taxonomy import MODEL_CLASSES
 
 TEACHER_CHECKPOINT = Path("runs/planes/teacher.pt")
@@ -51,17 +52,10 @@ def train_head(feats: np.ndarray, targets: np.ndarray, plane_idx: np.ndarray, ep
     head.sd.copy_(x.std(0).clamp_min(1e-3))
     y = torch.from_numpy(targets.astype(np.int64))
     w = torch.from_numpy(class_weights(plane_idx))
-    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-2)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * ((len(x) + batch - 1) // batch))
     gen = torch.Generator().manual_seed(seed)
-    head.train()
-    for _ in range(epochs):
-        for b in torch.randperm(len(x), generator=gen).split(batch):
-            loss = partial_label_nll(head(x[b]), y[b], w[b], label_smoothing=0.05)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+    batches = ((x[b], (y[b], w[b])) for b in epoch_batches(len(x), batch, gen))
+    schedule = Schedule(epochs, batches_per_epoch(len(x), batch), lr, "one_cycle", weight_decay=1e-2, warmup=0.3)
+    fit(head, batches, lambda _x, yw, out: partial_label_nll(out, yw[0], yw[1], label_smoothing=0.05), schedule)
     return head.eval()
 
 
