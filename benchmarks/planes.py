@@ -21,7 +21,6 @@ import onnxruntime as ort
 import torch
 
 from compress.data.planes import load_records, split_dev_heldout
-from compress.nets.plane_student import build_student, count_macs, count_params
 from compress.nets.sononet import SONONET_CLASSES, load_sononet16, sononet_input
 from compress.paths import default_data_dir
 from compress.planes.evaluate import classification_metrics
@@ -58,6 +57,27 @@ def onnx_params(path: Path) -> int:
     return int(sum(np.prod(t.dims) for t in onnx.load(str(path)).graph.initializer))
 
 
+def onnx_macs(path: Path) -> int:
+    """Multiply-accumulates of the graph's Conv and Gemm/MatMul nodes for one input, from ONNX shape inference,
+    so that any bundle is counted the same way whatever network family made it."""
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    g = model.graph
+    dims = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+            for v in list(g.value_info) + list(g.input) + list(g.output)}
+    dims.update({t.name: list(t.dims) for t in g.initializer})
+    total = 0
+    for node in g.node:
+        if node.op_type == "Conv":
+            w, out = dims.get(node.input[1]), dims.get(node.output[0])
+            if w and out:  # (Cout, Cin/groups, kh, kw) x output elements / Cout
+                total += int(np.prod(out)) * int(np.prod(w[1:]))
+        elif node.op_type in ("Gemm", "MatMul"):
+            a, out = dims.get(node.input[0]), dims.get(node.output[0])
+            if a and out:
+                total += int(np.prod(out)) * int(a[-1])
+    return total
+
+
 def _row(name: str, path: Path, sess: ort.InferenceSession, xs: list[np.ndarray], macs: int, y: np.ndarray,
          runs: int, sononet: bool = False) -> tuple:
     """(name, input, params, MMAC, MB, median ms, p95 ms, acc, macro-F1) of one model on the held-out frames."""
@@ -74,8 +94,7 @@ def _row(name: str, path: Path, sess: ort.InferenceSession, xs: list[np.ndarray]
 
 def _student_rows(bundle, grays: list[np.ndarray], y: np.ndarray, runs: int, label: bool) -> list[tuple]:
     """One row per precision variant (int8, fp32) of a student bundle on the held-out frames."""
-    arch = (bundle.raw.get("provenance") or {}).get("architecture") or "planenet-s"
-    macs = count_macs(build_student(arch=arch))
+    macs = onnx_macs(bundle.variant("fp32").model_path if "fp32" in bundle.variants else bundle.model_path)
     variants = {p: bundle.variant(p) for p in bundle.variants} or {"model": bundle}
     xs = [preprocess(g, bundle.preprocessing).tensor for g in grays]
     name = f"plane-cls {bundle.version} " if label else "plane-cls student "
@@ -106,7 +125,7 @@ def main() -> None:
     for bundle in bundles:
         rows += _student_rows(bundle, grays, y, args.runs, label=len(bundles) > 1)
     xs = [sononet_input(g) for g in grays]
-    rows.append(_row("SonoNet-16 (mapped)", sn_path, sn_sess, xs, count_macs(sononet, (224, 288)), y, args.runs,
+    rows.append(_row("SonoNet-16 (mapped)", sn_path, sn_sess, xs, onnx_macs(sn_path), y, args.runs,
                      sononet=True))
     print(f"held-out frames: {len(held)}; onnxruntime {ort.__version__}, CPU, 2 threads, batch 1, {args.runs} runs")
     print(f"{'model':22s} {'input':>8s} {'params':>9s} {'MMAC':>8s} {'MB':>6s} {'med ms':>7s} {'p95 ms':>7s} "

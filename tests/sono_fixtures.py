@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from compress.nets.sono_student import INPUT_HW
+from compress.nets.plane_student import INPUT_HW
 from compress.nets.sononet import load_sononet16
 from compress.planes.augment import clean_view
 from edge.imageio import read_gray

@@ -1,49 +1,20 @@
-"""The student's budget (params, MACs), its ONNX export, and the shipped bundle's contract."""
+"""The plane student: the shipped bundle's contract, the distillation loop (feature hint, refusals), checkpoint names
+and family checks. The shipped family's budget and export: tests/test_sono_lowrank.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 import torch
 
-from compress.nets.plane_student import INPUT_HW, build_student, count_macs, count_params
-from compress.stages.export import export_onnx
+from compress.nets.plane_student import INPUT_HW, build_student
 from edge.errors import ConfigError
 from edge.manifest import load_manifest
 from edge.models import shipped_model_dir
 from edge.planes.taxonomy import CLASS_SETS, MODEL_CLASSES
-
-
-def test_student_fits_the_budget() -> None:
-    m = build_student()
-    assert count_params(m) <= 1_000_000
-    assert count_macs(m) <= 100_000_000
-    assert m(torch.zeros(2, 1, *INPUT_HW)).shape == (2, len(MODEL_CLASSES))
-
-
-def test_width_multiplier_scales_the_student() -> None:
-    assert count_params(build_student(0.5)) < count_params(build_student(1.0)) / 2.5
-    with pytest.raises(ConfigError, match="width_mult"):
-        build_student(0.0)
-
-
-def test_student_onnx_matches_pytorch(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    m = build_student().eval()
-    with torch.no_grad():  # non-trivial batch-norm statistics, so folding is exercised
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.BatchNorm2d):
-                mod.running_mean.uniform_(-0.5, 0.5)
-                mod.running_var.uniform_(0.5, 2.0)
-    path = export_onnx(m, (1, 1, *INPUT_HW), tmp_path / "s.onnx")
-    x = np.random.default_rng(0).standard_normal((1, 1, *INPUT_HW)).astype(np.float32)
-    with torch.no_grad():
-        ref = m(torch.from_numpy(x)).numpy()
-    out = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
-    np.testing.assert_allclose(out, ref, atol=1e-4, rtol=1e-4)
+from tests.tiny_plane_family import NAME as TINY
 
 
 def test_shipped_bundle_contract() -> None:
@@ -71,9 +42,10 @@ def _readout_r2(student: torch.nn.Module, images: np.ndarray, feats: np.ndarray)
 
 
 def test_feature_hint_teaches_the_student_what_the_labels_do_not() -> None:
-    """All views carry one label; the teacher's feature (how large a bright blob is) is all there is to learn.
-    The student trained with the hint must encode it far better than the one trained without, and the
-    hint is training-only: the student's parameters are the same set either way (nothing extra exported)."""
+    """All views carry one label; the teacher's feature (a wavy function of how large a bright blob is: the
+    student's untrained pooled features do not hold it linearly) is all there is to learn. The student trained
+    with the hint must encode it far better than the one trained without, and the hint is training-only: the
+    student's parameters are the same set either way (nothing extra exported)."""
     from compress.planes.distill import DistillConfig, train_student
 
     rng = np.random.default_rng(0)
@@ -82,16 +54,16 @@ def test_feature_hint_teaches_the_student_what_the_labels_do_not() -> None:
     yy, xx = np.mgrid[:h, :w]
     images = np.stack([np.clip(40 + 180 * np.exp(-((xx - w / 2) ** 2 + (yy - h / 2) ** 2) / (2 * r * r))
                                + rng.normal(0, 10, (h, w)), 0, 255) for r in radius]).astype(np.uint8)
-    feats = radius[:, None].astype(np.float32)
+    feats = np.cos(radius / 2.0)[:, None].astype(np.float32)
     targets = np.full(n, 3)
     logits = np.zeros((n, len(MODEL_CLASSES)), np.float32)
     r2 = {}
     for weight in (0.0, 1.0):
-        cfg = DistillConfig(epochs=8, batch=16, lr=3e-3, width_mult=0.5, feat_weight=weight, max_minutes=60.0)  # epochs bind, not a loaded CPU
+        cfg = DistillConfig(epochs=8, batch=16, lr=3e-3, arch=TINY, feat_weight=weight, max_minutes=60.0)  # epochs bind, not a loaded CPU
         student = train_student(images, logits, targets, targets, cfg, teacher_feats=feats)
-        assert set(student.state_dict()) == set(build_student(0.5).state_dict())
+        assert set(student.state_dict()) == set(build_student(arch=TINY).state_dict())
         r2[weight] = _readout_r2(student, images, feats)
-    assert r2[1.0] > 0.8 and r2[1.0] > r2[0.0] + 0.04, r2  # measured 0.88 vs 0.79
+    assert r2[1.0] > 0.35 and r2[1.0] > r2[0.0] + 0.25, r2  # measured 0.52 vs 0.08 (other seeds 0.51/-0.14, 0.50/0.00)
 
 
 def test_view_cache_is_named_by_view_count_and_student_input_size(tmp_path: Path) -> None:
@@ -115,7 +87,7 @@ def test_the_dropped_spatial_hint_is_refused_before_training() -> None:
     images = np.zeros((4, *INPUT_HW), np.uint8)
     with pytest.raises(ConfigError, match="spatial hint"):
         train_student(images, np.zeros((4, len(MODEL_CLASSES)), np.float32), np.full(4, 3), np.full(4, 3),
-                      DistillConfig(epochs=1, batch=2, width_mult=0.5, map_weight=1.0))
+                      DistillConfig(epochs=1, batch=2, arch=TINY, map_weight=1.0))
 
 
 def test_each_recipe_and_data_has_its_own_student_file() -> None:
@@ -137,3 +109,24 @@ def test_each_recipe_and_data_has_its_own_student_file() -> None:
               student_name(replace(data, key="views-b"), cfg, recipe.continue_minutes),
               student_name(data, replace(cfg, map_weight=1.0), recipe.continue_minutes)}
     assert name not in others and len(others) == 4
+
+
+def test_plane_students_come_from_the_registry_and_refuse_what_cannot_train(tmp_path: Path) -> None:
+    """Families are found by name (no if-chain); one that is not a plane student, or unknown, is refused with
+    the registered names, before any training."""
+    import compress.tasks.toy  # noqa: F401 (registers the toy task's "tiny", a plane-task net without pooled features)
+    from compress.planes.recipe import recipe_from_options
+    from compress.planes.workflow import load_student
+    from edge.errors import ModelError
+
+    assert isinstance(build_student(), torch.nn.Module)  # the shipped family by default
+    with pytest.raises(ConfigError, match="unknown model family 'resnet'.*sononet-lr"):
+        build_student(arch="resnet")
+    with pytest.raises(ConfigError, match="not a plane student"):
+        build_student(0.5, arch="tiny")
+    with pytest.raises(ConfigError, match="not a registered plane family"):
+        recipe_from_options({}, student_arch="planenet-s")  # tried and not adopted: research/planes, not installed
+    old = tmp_path / "student.pt"
+    torch.save({"state_dict": {}, "width_mult": 1.0}, old)
+    with pytest.raises(ModelError, match="does not say its family"):
+        load_student(old)

@@ -14,7 +14,8 @@ import torch
 from compress.nets.plane_student import build_student, count_macs, count_params
 from compress.nets import sono_lowrank
 from compress.nets.sono_lowrank import SonoLowRank, default_ranks, from_sononet, principal_subspace
-from compress.nets.sono_student import INPUT_HW, frames_for_selection
+from compress.nets.plane_student import INPUT_HW
+from compress.nets.sononet_cut import frames_for_selection
 from compress.nets.sononet import BLOCKS
 from compress.planes.distill import DistillConfig, new_student
 from compress.stages.export import export_onnx

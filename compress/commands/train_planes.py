@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_recipe_overrides(p: argparse.ArgumentParser) -> None:
     """Options that replace a recipe value (for experiments; the shipped model uses the YAML as it is)."""
-    p.add_argument("--student", default=None, help="student_arch (sononet-lr, sononet-s, planenet-s)")
+    p.add_argument("--student", default=None, help="student family (default the YAML's student.family, sononet-lr)")
     p.add_argument("--n-junk", type=int, default=None, help="junk-class training frames (0: no junk class data)")
     p.add_argument("--out", default=None, help="cache_dir: checkpoints, caches, CV predictions")
 

@@ -3,7 +3,8 @@
 A family builds an untrained network at a width multiplier and, when its filters can start from SonoNet-16's
 published weights, says how (`from_sononet`). Each network module registers its own families with
 `@FAMILIES.register(name)`; `family(name)` imports the modules listed in FAMILY_MODULES on first use, so that
-naming a family never needs an if-chain and research code can register more (research/biometry/nets.py).
+naming a family never needs an if-chain and research code can register more
+(research/biometry/nets.py, research/planes/sononet_s.py, research/planes/planenet_s.py).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from typing import Any, Callable
 from edge.errors import ConfigError
 from edge.registry import Registry
 
-FAMILY_MODULES = ["compress.nets.segnet", "compress.nets.sono_seg", "compress.nets.plane_student",
-                  "compress.nets.sono_student", "compress.nets.sono_lowrank"]  # modules that register families
+FAMILY_MODULES = ["compress.nets.segnet", "compress.nets.sono_seg", "compress.nets.sono_lowrank"]  # they register
 
 
 @dataclass(frozen=True)

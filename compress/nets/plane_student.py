@@ -1,45 +1,20 @@
-"""PlaneNet-S: the distilled plane-classification student (gray 112x144 in, 9 class logits out: 8 planes + junk).
+"""What every plane student shares: its input (gray 112x144, standardised per image), its 9 outputs (8 planes +
+junk), the pooled-classifier interface plane distillation trains (`PooledClassifier`: features -> global mean +
+max -> dropout -> linear), building one by family name, and its size (`count_params`, `count_macs`).
 
-A MobileNet-style stack of depthwise-separable blocks (3x3 depthwise + 1x1 pointwise, batch norm, ReLU;
-residual where shapes match), global mean + max pooling, one linear layer. At width 1.0: ~0.2 M parameters
-and ~11 M multiply-accumulates at 112x144 (see `count_macs`). Channel counts are multiples of 8 at every
-width so the structured pruner and TensorRT get aligned shapes.
+The shipped family is SonoNet-LR (`compress.nets.sono_lowrank`, plane-cls 1.4.0). Families tried and not adopted
+(PlaneNet-S, SonoNet-S) live in research/planes and register themselves when imported.
 """
 
 from __future__ import annotations
 
-import importlib
-
 import torch
 from torch import nn
 
-from compress.nets.families import Family, register_family
 from edge.errors import ConfigError
 
 INPUT_HW = (112, 144)
 N_CLASSES = 9  # edge.planes.taxonomy.MODEL_CLASSES: 8 planes + junk
-# (out_channels, stride) of each depthwise-separable block after the stem (stem: 3x3 conv, stride 2, 16 ch)
-STAGES = ((32, 2), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1), (128, 1), (192, 2), (192, 1))
-STEM = 24
-HEAD = 320
-
-
-def _ch(c: int, width_mult: float) -> int:
-    return max(8, int(round(c * width_mult / 8)) * 8)
-
-
-class DSBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
-        super().__init__()
-        self.dw = nn.Sequential(nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin),
-                                nn.ReLU(inplace=True))
-        self.pw = nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
-        self.act = nn.ReLU(inplace=True)
-        self.residual = stride == 1 and cin == cout
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.pw(self.dw(x))
-        return self.act(y + x if self.residual else y)
 
 
 def mean_max(f: torch.Tensor) -> torch.Tensor:
@@ -63,43 +38,25 @@ class PooledClassifier(nn.Module):
         return self.classifier(self.dropout(self.pooled(x)))
 
 
-class PlaneStudent(PooledClassifier):
-    """forward(x (N,1,112,144) per-image standardised) -> logits (N, n_classes)."""
+class SonoShaped(PooledClassifier):
+    """A SonoNet-16-shaped student: `widths` = its output channels per block."""
 
-    def __init__(self, width_mult: float = 1.0, n_classes: int = N_CLASSES, dropout: float = 0.2) -> None:
-        super().__init__()
-        c = _ch(STEM, width_mult)
-        layers: list[nn.Module] = [nn.Sequential(nn.Conv2d(1, c, 3, 2, 1, bias=False), nn.BatchNorm2d(c),
-                                                 nn.ReLU(inplace=True))]
-        for cout, stride in STAGES:
-            layers.append(DSBlock(c, _ch(cout, width_mult), stride))
-            c = _ch(cout, width_mult)
-        h = _ch(HEAD, width_mult)
-        layers.append(nn.Sequential(nn.Conv2d(c, h, 1, bias=False), nn.BatchNorm2d(h), nn.ReLU(inplace=True)))
-        self.features = nn.Sequential(*layers)
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(2 * h, n_classes)
+    widths: tuple[int, ...]
 
 
-register_family(Family("planenet-s", "planes", lambda w: PlaneStudent(w),
-                       "PlaneNet-S: depthwise-separable CNN trained from scratch (plane-cls 1.2.0)"))
-PLANE_FAMILY_MODULES = ("compress.nets.plane_student", "compress.nets.sono_student", "compress.nets.sono_lowrank")
-ARCHS = ("planenet-s", "sononet-s", "sononet-lr")  # the plane families (registered by the modules above)
-PRETRAINED = ("sononet-s", "sononet-lr")  # start from SonoNet-16's published filters (Family.from_sononet)
+def build_student(width_mult: float = 1.0, arch: str = "sononet-lr") -> PooledClassifier:
+    """An untrained plane student of a registered family (compress.nets.families); SonoNet-LR by default,
+    whose widths are fixed (width_mult 1.0). Families that are not pooled classifiers (the toy task's) refuse."""
+    from compress.nets.families import family
 
-
-def build_student(width_mult: float = 1.0, arch: str = "planenet-s") -> nn.Module:
-    """An untrained plane student of a registered family (compress.nets.families): PlaneNet-S at a width
-    multiplier, SonoNet-S (`compress.nets.sono_student`) or SonoNet-LR (`compress.nets.sono_lowrank`), whose
-    widths are fixed (width_mult 1.0). Checkpoints record `arch`; a missing one means planenet-s."""
-    from compress.nets.families import FAMILIES
-
-    if arch not in FAMILIES or FAMILIES.get(arch).task != "planes":
-        for module in PLANE_FAMILY_MODULES:
-            importlib.import_module(module)
-    if arch not in ARCHS:
-        raise ConfigError(f"unknown student arch {arch!r}; choose one of {ARCHS}")
-    return FAMILIES.get(arch).create(width_mult)
+    fam = family(arch)
+    if fam.task != "planes":
+        raise ConfigError(f"family {arch!r} makes {fam.task} models, not a plane student")
+    model = fam.create(width_mult)
+    if not isinstance(model, PooledClassifier):
+        raise ConfigError(f"family {arch!r} ({fam.summary}) is not a plane student: distillation needs its pooled "
+                          "features (compress.nets.plane_student.PooledClassifier); use sononet-lr")
+    return model
 
 
 def count_params(model: nn.Module) -> int:

@@ -1,6 +1,6 @@
 """SonoNet-LR: a plane student that keeps SonoNet-16's full width and factorises its convolutions instead.
 
-SonoNet-S (`sono_student.py`) fits the 100 M MAC budget by dropping half the filters of blocks 1-4, which
+SonoNet-S (plane-cls 1.3.0, now research/planes/sononet_s.py) fits the 100 M MAC budget by dropping half the filters of blocks 1-4, which
 costs its frozen features ~12 points of macro-F1 against the whole SonoNet-16 at the same input. Here every
 3x3 convolution after the first keeps all of SonoNet-16's output channels but is replaced by a 3x3
 convolution into `rank` channels followed by a 1x1 convolution back to the full width (Zhang et al.,
@@ -21,13 +21,12 @@ import torch
 from torch import nn
 
 from compress.nets.families import Family, register_family
-from compress.nets.plane_student import N_CLASSES
-from compress.nets.sono_student import SonoShaped, conv_layers, pooled_after, strongest_channels
-from compress.nets.sononet import BLOCKS, BN_EPS, SONONET_INPUT, SonoNet16
+from compress.nets.plane_student import N_CLASSES, SonoShaped
+from compress.nets.sononet import BLOCKS, BN_EPS, SonoNet16
+from compress.nets.sononet_cut import INPUT_SCALE, conv_layers, pooled_after
 
 WIDTHS = tuple(c for c, _ in BLOCKS)  # SonoNet-16's widths, kept whole
 RANK_FRACTION = 0.25
-INPUT_SCALE = float(SONONET_INPUT["normalise"]["scale"])
 
 
 def default_ranks(fraction: float = RANK_FRACTION) -> tuple[int, ...]:
@@ -50,7 +49,7 @@ class LowRankUnit(nn.Sequential):
 
 
 class SonoLowRank(SonoShaped):
-    """forward(x (N,1,112,144) per-image standardised) -> logits; the training interface of SonoNet-S."""
+    """forward(x (N,1,112,144) per-image standardised) -> logits (N, n_classes); a `PooledClassifier`."""
 
     def __init__(self, ranks: tuple[int, ...] | None = None, n_classes: int = N_CLASSES,
                  dropout: float = 0.2) -> None:
@@ -88,35 +87,26 @@ def from_sononet(teacher: SonoNet16, frames: torch.Tensor, ranks: tuple[int, ...
 @torch.no_grad()
 def fill_from_sononet(student: SonoLowRank, teacher: SonoNet16, frames: torch.Tensor) -> SonoLowRank:
     """Fill `student`'s 13 units from `teacher`, in order, each on the already-filled units' activations.
-    A factorised unit gets the PCA factors of the teacher layer's response; an unfactorised one the teacher's
-    filters, or, if it is narrower than the teacher's layer (a SonoNet-S-style cut), the strongest of them
-    (`sono_student.strongest_channels`); input channels are restricted to those kept before."""
+    A factorised unit gets the PCA factors of the teacher layer's response, the unfactorised first one the
+    teacher's filters (SonoNet's x255 input scale folded in); batch norm is copied."""
     student.eval()  # batch norm must use the copied statistics, not update them
     pools = pooled_after()
-    keep_in, x = torch.arange(1), frames
+    x = frames
     for j, (tu, su) in enumerate(zip(conv_layers(teacher), units(student))):
         t_conv, t_bn = tu[0], tu[1]
-        w = t_conv.weight[:, keep_in] * (INPUT_SCALE if j == 0 else 1.0)
+        w = t_conv.weight * (INPUT_SCALE if j == 0 else 1.0)
         if su.rank:
             p, mu = principal_subspace(nn.functional.conv2d(x, w, padding=1), su.rank)
             su[0].weight.copy_(torch.einsum("cr,cikl->rikl", p, w))
             su[1].weight.copy_(p[:, :, None, None])
             su[1].bias.copy_(mu - p @ (p.T @ mu))
-            keep_out = torch.arange(w.shape[0])
-        elif su[0].out_channels == w.shape[0]:
-            su[0].weight.copy_(w)
-            keep_out = torch.arange(w.shape[0])
         else:
-            y = torch.relu(nn.functional.batch_norm(nn.functional.conv2d(x, w, padding=1), t_bn.running_mean,
-                                                    t_bn.running_var, t_bn.weight, t_bn.bias, False, 0.0, t_bn.eps))
-            keep_out = strongest_channels(y, su[0].out_channels)
-            su[0].weight.copy_(w[keep_out])
+            su[0].weight.copy_(w)
         for name in ("weight", "bias", "running_mean", "running_var"):
-            getattr(su[-2], name).copy_(getattr(t_bn, name)[keep_out])
+            getattr(su[-2], name).copy_(getattr(t_bn, name))
         x = su(x)
         if j in pools:
             x = nn.functional.max_pool2d(x, 2)
-        keep_in = keep_out
     return student
 
 

@@ -5,7 +5,7 @@ its worst frames are masks that leak past a skull the probe barely shows (docs/b
 trained on a large set of fetal scans, brain planes among them, so its filters already respond to skull
 echoes. This student keeps SonoNet-16's five conv blocks (2-2-3-3-3 layers of 3x3 conv + BN + ReLU, max
 pooling between blocks) at half width in blocks 1-4 and whole in block 5, with every filter copied from the
-weights (the strongest on real head frames, `sono_student.copy_strongest_filters`), and adds a light
+weights (the strongest on real head frames, `sononet_cut.copy_strongest_filters`), and adds a light
 U-Net decoder of depthwise-separable blocks with a skip from every encoder block.
 
 Input: (N, 1, H, W) standardised per image (SonoNet's x255 is folded into the first convolution), H and W
@@ -22,7 +22,7 @@ from torch import nn
 
 from compress.nets.families import Family, register_family
 from compress.nets.segnet import DSBlock
-from compress.nets.sono_student import copy_strongest_filters
+from compress.nets.sononet_cut import copy_strongest_filters
 from compress.nets.sononet import BLOCKS, BN_EPS, SonoNet16, load_sononet16
 
 WIDTHS = (8, 16, 32, 64, 128)

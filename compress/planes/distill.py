@@ -18,13 +18,13 @@ import torch
 import torch.nn.functional as F
 
 from compress.distill_loss import distillation_loss
-from compress.nets.plane_student import PRETRAINED, build_student
+from compress.nets.plane_student import build_student
+from compress.nets.sononet_cut import frames_for_selection
 from compress.planes.contract import model_input
 from compress.planes.losses import partial_label_nll
 from compress.planes.teacher import class_weights
 from compress.training import Schedule, batches_per_epoch, epoch_batches, fit
 from edge.errors import ConfigError
-
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class DistillConfig:
     map_weight: float = 0.0     # the spatial hint, tried and dropped (docs/decisions.md, 1 Dec): must stay 0; the
                                 # field stays because recipe keys hash this config (workflow.recipe_key)
     width_mult: float = 1.0
-    arch: str = "planenet-s"    # or "sononet-s" / "sononet-lr": from SonoNet-16's own filters (PRETRAINED)
+    arch: str = "sononet-lr"    # a plane family (compress.nets.plane_student.build_student)
     seed: int = 0
     max_minutes: float = 25.0   # CPU budget (this process's CPU time, so other work on a shared machine does not
                                 # shorten it): the LR schedule follows max(step share, time share), so a slow
@@ -47,19 +47,18 @@ class DistillConfig:
 
 
 def new_student(cfg: DistillConfig, images: np.ndarray, sononet_npz: str | Path | None = None) -> torch.nn.Module:
-    """The student a training run starts from: its family (compress.nets.families) from scratch, or, for the
-    PRETRAINED families (SonoNet-S, SonoNet-LR), filled from SonoNet-16's published weights on a sample of
-    these views (`Family.from_sononet`)."""
+    """The student a training run starts from: its family (compress.nets.families), filled from SonoNet-16's
+    published weights on a sample of these views when the family can be (`Family.from_sononet`, e.g. SonoNet-LR),
+    else from scratch."""
     from compress.nets.families import family
 
     model = build_student(cfg.width_mult, arch=cfg.arch)
-    if cfg.arch not in PRETRAINED:
+    fill = family(cfg.arch).from_sononet
+    if fill is None:
         return model
     if sononet_npz is None:
         raise ValueError(f"arch {cfg.arch} starts from SonoNet-16's weights: give sononet_npz")
-    from compress.nets.sono_student import frames_for_selection
-
-    family(cfg.arch).from_sononet(model, Path(sononet_npz), frames_for_selection(images, seed=cfg.seed))
+    fill(model, Path(sononet_npz), frames_for_selection(images, seed=cfg.seed))
     return model
 
 
@@ -86,7 +85,7 @@ def train_student(images: np.ndarray, teacher_logits: np.ndarray, targets: np.nd
     """images (V,H,W) uint8 model-size images, teacher_logits (V,9), targets (V,) with -1 = brain sub-plane
     unknown, 8 = junk. Trained by `compress.training.fit` (warm-up + cosine over max(step, CPU-time) share).
     `init`: continue training this model (a second warm-restart cycle) instead of a fresh one (`new_student`;
-    `sononet_npz` is needed for the PRETRAINED arches).
+    `sononet_npz` is needed for families cut from SonoNet-16).
     `teacher_feats` (V,D): the teacher's features of the same views, for the feature hint (cfg.feat_weight)."""
     if cfg.map_weight != 0:
         raise ConfigError(f"map_weight {cfg.map_weight}: the spatial hint was tried and dropped (docs/decisions.md, "

@@ -1,5 +1,5 @@
 """The plane model's training recipe, read from the pipeline YAML (compress/configs/planes.yaml): its
-`task_options` and the student's network (`student.family`: sononet-lr, sononet-s, planenet-s).
+`task_options` and the student's network (`student.family`: a plane family, sononet-lr since 1.4.0).
 
 `train-planes --config` and `fetal-compress pipeline --task planes` read the same file, and every trained
 result (student checkpoints, CV predictions) is stored under a key of the recipe and the data
@@ -13,7 +13,6 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from compress.nets.plane_student import ARCHS, PRETRAINED
 from compress.planes.distill import DistillConfig
 from edge.errors import ConfigError
 
@@ -38,8 +37,11 @@ class PlaneRecipe:
     target_accuracy: float = 0.97   # unknown threshold: lowest confidence whose answered CV frames reach this
 
     def __post_init__(self) -> None:
-        if self.student_arch not in ARCHS:
-            raise ConfigError(f"task_options.student_arch {self.student_arch!r}: choose one of {ARCHS}")
+        from compress.nets.families import family_names
+
+        if self.student_arch not in family_names("planes"):
+            raise ConfigError(f"student.family {self.student_arch!r} is not a registered plane family; choose one of "
+                              f"{family_names('planes')}")
         if self.n_aug < 0 or self.n_junk < 0 or self.hc18_images < 0:
             raise ConfigError("task_options n_aug, n_junk, hc18_images must be >= 0")
         if self.epochs < 1 or self.cv_epochs < 1 or self.folds < 2:
@@ -63,7 +65,10 @@ class PlaneRecipe:
 
     @property
     def pretrained(self) -> bool:
-        return self.student_arch in PRETRAINED
+        """The student starts from SonoNet-16's published filters (its family can be cut from them)."""
+        from compress.nets.families import family
+
+        return family(self.student_arch).from_sononet is not None
 
 
 KEYS = tuple(f.name for f in fields(PlaneRecipe) if f.name != "student_arch")

@@ -196,8 +196,13 @@ def final_models(data: PlaneData, out: Path, cfg: DistillConfig, reuse: bool = T
 
 def load_student(path: Path) -> torch.nn.Module:
     """A student checkpoint written by train-planes ({"state_dict", "width_mult", "arch"}) as a model."""
+    from edge.errors import ModelError
+
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    student = build_student(float(ckpt["width_mult"]), arch=str(ckpt.get("arch", "planenet-s")))
+    if "arch" not in ckpt:
+        raise ModelError(f"student checkpoint {path} does not say its family (made before plane-cls 1.3.0); delete "
+                         "it and let the recipe train its student again")
+    student = build_student(float(ckpt["width_mult"]), arch=str(ckpt["arch"]))
     student.load_state_dict(ckpt["state_dict"])
     return student.eval()
 

@@ -115,7 +115,7 @@ class PlanesTask(TaskAdapter):
 
     def build_student(self, family: str, width_mult: float) -> nn.Module:
         """The student the recipe trains (`final_models`: reused by recipe key, else trained now, ~75
-        CPU-minutes) for student.family; an untrained one only for planenet-s at another width."""
+        CPU-minutes) for student.family at width 1.0."""
         from dataclasses import replace
 
         from compress.planes.workflow import final_models, student_name

@@ -106,7 +106,8 @@ RANK_FRACTIONS = (1.0, 0.5, 0.25)
 def cut_backbone(sononet: torch.nn.Module, widths: tuple[int, ...], views: np.ndarray
                  ) -> Callable[[torch.Tensor], torch.Tensor]:
     """A frozen SonoNet-S of `widths` cut on `views` (uint8 at its input size); takes SonoNet's x255 input."""
-    from compress.nets.sono_student import SonoStudent, conv_layers, copy_strongest_filters, frames_for_selection
+    from compress.nets.sononet_cut import conv_layers, copy_strongest_filters, frames_for_selection
+    from research.planes.sononet_s import SonoStudent
 
     student = SonoStudent(widths)
     copy_strongest_filters(sononet, conv_layers(student), frames_for_selection(views, n=len(views)))
@@ -155,7 +156,7 @@ def main() -> None:
         print(f"{name:12s} {hw[0]}x{hw[1]:<4d} {np.mean(pred == t):6.3f} {macro_f1(pred, t):6.3f} "
               f"{np.mean(pred[african] == t[african]):12.3f}")
     from compress.nets.plane_student import count_macs
-    from compress.nets.sono_student import SonoStudent
+    from research.planes.sononet_s import SonoStudent
 
     pick = np.random.default_rng(0).choice(dev, 256, replace=False)
     print(f"\n{'SonoNet-S cut widths':24s} {'input':>8s} {'MMACs':>6s} {'acc':>6s} {'mF1':>6s} {'African acc':>12s}")
@@ -166,7 +167,7 @@ def main() -> None:
         print(f"{str(widths):24s} {hw[0]}x{hw[1]:<4d} {macs:6.0f} {np.mean(pred == t):6.3f} {macro_f1(pred, t):6.3f} "
               f"{np.mean(pred[african] == t[african]):12.3f}")
     from compress.nets import sono_lowrank
-    from compress.nets.sono_student import frames_for_selection
+    from compress.nets.sononet_cut import frames_for_selection
 
     hw = (112, 144)
     views = np.stack([clean_view(grays[i], hw) for i in pick])

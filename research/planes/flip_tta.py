@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import research.planes.sononet_s  # noqa: F401 (registers sononet-s, the family this study used)
 from compress.data.planes import grouped_folds
 from compress.paths import require_data_dir
 from compress.planes.crossval import clean_views, train_fold_models

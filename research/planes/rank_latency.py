@@ -17,6 +17,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+import research.planes.sononet_s  # noqa: F401 (registers sononet-s)
 from compress.nets.plane_student import build_student, count_macs
 from compress.nets.sono_lowrank import SonoLowRank, default_ranks
 from compress.stages.export import export_onnx
