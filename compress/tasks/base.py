@@ -12,7 +12,14 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from edge.errors import ModelError
+
 PredictFn = Callable[[np.ndarray], np.ndarray]  # (N,1,H,W) float32 -> raw model output (N, ...)
+
+
+class CalibrationError(ModelError):
+    """The model's outputs on the validation data leave no post-processing setting to choose (e.g. no mask
+    threshold finds enough heads); the calibrate stage stops the pipeline and nothing is shipped."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from compress.tasks import TASKS
-from compress.tasks.base import Calibration, PredictFn, TaskAdapter, TaskInfo
+from compress.tasks.base import Calibration, CalibrationError, PredictFn, TaskAdapter, TaskInfo
 from edge.errors import ConfigError
 
 OPTIONS = {"input_size": [160, 240], "eval_split": "val", "limit_images": None, "augment": {},
@@ -135,19 +135,15 @@ class BiometryTask(TaskAdapter):
 
     def calibrate(self, predict: PredictFn) -> dict[str, Any]:
         """The mask threshold with the lowest HC MAE on the val subjects (answering at least `min_answered` of
-        them), shipped as postprocessing.logit_offset = -logit(threshold)."""
-        from edge.biometry.measure import GateSettings, measure_head
-
+        them), shipped as postprocessing.logit_offset = -logit(threshold). CalibrationError when no threshold
+        answers enough of them (a model that finds too few heads must not ship with an arbitrary threshold)."""
         records = self.records["val"]
         frame_predict = self._frame_predict(predict, 0.0)
         probs = [(r, frame_predict(r.image())) for r in records]
-        maes = {}
-        for t in self.opts["thresholds"]:
-            res = [(r, measure_head(p, r.pixel_mm, None, GateSettings(threshold=float(t)))) for r, p in probs]
-            errs = [abs(m.hc.value - r.hc_mm) for r, m in res if m.status == "measured"]
-            enough = len(errs) >= self.opts["min_answered"] * len(records)
-            maes[float(t)] = float(np.mean(errs)) if errs and enough else float("inf")
-        best = min(maes, key=maes.get)
+        errors = {float(t): _hc_errors(probs, float(t)) for t in self.opts["thresholds"]}
+        need = _needed(len(records), float(self.opts["min_answered"]))
+        maes = {t: float(np.mean(e)) if len(e) >= need else float("inf") for t, e in errors.items()}
+        best = _best_threshold(maes, errors, len(records), float(self.opts["min_answered"]))
         self.postprocessing = {"logit_offset": round(-math.log(best / (1 - best)), 6), "threshold": best,
                                "threshold_chosen_by": f"lowest HC MAE on the {len(records)} val images",
                                "val_hc_mae_mm_by_threshold": {str(t): round(m, 3) if math.isfinite(m) else None
@@ -193,6 +189,34 @@ class BiometryTask(TaskAdapter):
         h.update(frames.tobytes())
         return Calibration(frames.astype(np.float32), h.hexdigest(),
                            f"HC18 training subjects, {n} frames evenly spaced over {len(records)}")
+
+
+def _hc_errors(probs: list[tuple[Any, np.ndarray]], threshold: float) -> list[float]:
+    """|HC - reference| in mm of the (record, frame probability map) pairs the device measures at `threshold`."""
+    from edge.biometry.measure import GateSettings, measure_head
+
+    res = [(r, measure_head(p, r.pixel_mm, None, GateSettings(threshold=threshold))) for r, p in probs]
+    return [abs(m.hc.value - r.hc_mm) for r, m in res if m.status == "measured"]
+
+
+def _needed(n_images: int, min_answered: float) -> int:
+    """Images a threshold must measure: `min_answered` (a fraction) of `n_images`, and at least one."""
+    return max(1, math.ceil(min_answered * n_images - 1e-9))
+
+
+def _best_threshold(maes: dict[float, float], errors: dict[float, list[float]], n_images: int,
+                    min_answered: float) -> float:
+    """The threshold of lowest HC MAE (inf: too few images measured); CalibrationError if every one is inf."""
+    if not any(math.isfinite(m) for m in maes.values()):
+        measured = ", ".join(f"{t:g}: {len(e)}" for t, e in errors.items())
+        raise CalibrationError(
+            f"calibrate: no mask threshold measures the head in at least {_needed(n_images, min_answered)} of the "
+            f"{n_images} val images (task_options.min_answered {min_answered:g}); images measured per threshold "
+            f"tried: {measured}. No bundle written. The model finds too few heads: train longer or check the "
+            "student (its checkpoint, input size, training data); if the model is fine, widen "
+            "task_options.thresholds (within [0.05, 0.95]) or lower task_options.min_answered, then rerun "
+            "with `--from calibrate` to reuse the trained student")
+    return min(maes, key=maes.__getitem__)
 
 
 @TASKS.register("biometry")
