@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -21,14 +22,32 @@ CONFIGS = REPO_ROOT / "compress" / "configs"
 TASKS = sorted(yaml.safe_load((CONFIGS / "smoke.yaml").read_text()))
 
 
-@pytest.fixture(scope="module", params=TASKS)
-def smoke(request: pytest.FixtureRequest, data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    task = request.param
-    tmp = tmp_path_factory.mktemp(f"smoke_{task}")
-    code = main(["pipeline", "--task", task, "--config", str(CONFIGS / f"{task}.yaml"), "--smoke", "--no-progress",
-                 "--data", str(data_dir), "--output", str(tmp / "bundle"), "--work-dir", str(tmp / "work")])
-    assert code == 0
-    return task, tmp
+SmokeRun = Callable[[str], Path]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> SmokeRun:
+    """smoke_run(task) -> the folder holding that task's smoke `bundle` and `work` dir. Each task's pipeline runs
+    once per module, on first request, whichever test asks (the generic tests and the task-specific ones share it;
+    a failed run is not repeated either)."""
+    done: dict[str, tuple[Path, int]] = {}
+
+    def run(task: str) -> Path:
+        if task not in done:
+            tmp = tmp_path_factory.mktemp(f"smoke_{task}")
+            done[task] = tmp, main(["pipeline", "--task", task, "--config", str(CONFIGS / f"{task}.yaml"), "--smoke",
+                                    "--no-progress", "--data", str(data_dir), "--output", str(tmp / "bundle"),
+                                    "--work-dir", str(tmp / "work")])
+        tmp, code = done[task]
+        assert code == 0, f"the {task} smoke pipeline exited {code} (its error is printed above, captured once)"
+        return tmp
+
+    return run
+
+
+@pytest.fixture(params=TASKS)
+def smoke(request: pytest.FixtureRequest, smoke_run: SmokeRun) -> tuple[str, Path]:
+    return request.param, smoke_run(request.param)
 
 
 def test_every_stage_ran_and_the_bundle_is_complete(smoke) -> None:
@@ -44,10 +63,13 @@ def test_every_stage_ran_and_the_bundle_is_complete(smoke) -> None:
     assert f"Rebuild it: `fetal-compress pipeline --task {task}" in card and "Compression report" in card
 
 
-def test_the_biometry_bundle_carries_its_calibrated_threshold_and_runs_as_measured(smoke, data_dir: Path) -> None:
-    task, tmp = smoke
-    if task != "biometry":
-        pytest.skip("biometry bundle checks")
+def calibrated(tmp: Path) -> dict:
+    """The manifest keys the smoke run's calibrate stage fitted (work dir state)."""
+    return json.loads((tmp / "work" / "state.json").read_text())["outcomes"]["calibrate"]["notes"]["manifest"]
+
+
+def test_the_biometry_bundle_carries_its_calibrated_threshold_and_runs_as_measured(smoke_run: SmokeRun,
+                                                                                   data_dir: Path) -> None:
     import torch
 
     from compress.biometry.evaluate import module_predict_fn
@@ -56,9 +78,11 @@ def test_the_biometry_bundle_carries_its_calibrated_threshold_and_runs_as_measur
     from edge.biometry.segment import HeadSegmenter
     from edge.manifest import parse_preprocessing
 
+    tmp = smoke_run("biometry")
     cfg = load_pipeline_config(CONFIGS / "biometry.yaml", CONFIGS / "smoke.yaml")
     m = load_manifest(tmp / "bundle")
     post = m.raw["postprocessing"]
+    assert post == calibrated(tmp)["postprocessing"]
     assert post["threshold"] in cfg.task_options["thresholds"] and m.input_shape == (1, 1, 64, 96)
     assert m.raw["metrics"]["eval_split"] == "test" and "calibrate.hc_mae_mm" in m.raw["metrics"]
     model = torch.load(tmp / "work" / "pruned.pt", weights_only=False)
@@ -67,6 +91,42 @@ def test_the_biometry_bundle_carries_its_calibrated_threshold_and_runs_as_measur
     for r in load_split(data_dir / "hc18", "test")[:2]:
         frame = r.image()
         assert np.abs(seg(frame).prob - reference(frame)).max() < 1e-3
+
+
+def test_the_planes_bundle_carries_its_calibration_and_the_classifier_uses_it(smoke_run: SmokeRun,
+                                                                               data_dir: Path) -> None:
+    """The temperature and unknown threshold the calibrate stage fitted travel in the manifest, and the runtime's
+    PlaneClassifier loads the bundle with them: its probabilities on real held-out frames are the pipeline's
+    model's logits / temperature, softmaxed, and its answers follow the unknown threshold."""
+    import torch
+
+    from compress.data.planes import load_records, split_dev_heldout
+    from compress.planes.contract import SPEC
+    from compress.planes.evaluate import softmax
+    from edge.imageio import read_gray
+    from edge.planes.classifier import PlaneClassifier, answer
+    from edge.planes.taxonomy import PLANES, UNKNOWN
+    from edge.preprocess import preprocess
+
+    tmp = smoke_run("planes")
+    m = load_manifest(tmp / "bundle")
+    cal = m.raw["calibration_params"]
+    assert {k: cal[k] for k in ("temperature", "unknown_threshold")} == \
+        {k: calibrated(tmp)["calibration_params"][k] for k in ("temperature", "unknown_threshold")}
+    assert cal["temperature"] > 0 and 0.0 <= cal["unknown_threshold"] <= 1.0 and "patient-grouped CV" in cal["source"]
+    clf = PlaneClassifier(tmp / "bundle", precision="fp32", threads=1)
+    assert (clf.temperature, clf.threshold) == (cal["temperature"], cal["unknown_threshold"])
+    model = torch.load(tmp / "work" / "pruned.pt", weights_only=False).eval()
+    records = load_records(data_dir)
+    for i in split_dev_heldout(records)[1][:2]:
+        frame = read_gray(records[i].path)
+        with torch.no_grad():  # the pipeline's own preprocessing and model (the runtime reads the manifest's)
+            logits = model(torch.from_numpy(preprocess(frame, SPEC).tensor)).numpy()[0]
+        expected = softmax(logits, cal["temperature"])
+        assert np.abs(clf.probabilities(frame) - expected).max() < 1e-4
+        got, want = clf.classify(frame), answer(expected, cal["unknown_threshold"], clf.ref)
+        assert got.plane in PLANES + (UNKNOWN,) and got.plane == want.plane and got.best == want.best
+        assert got.plane == UNKNOWN or got.confidence >= cal["unknown_threshold"]
 
 
 def test_ship_installs_the_bundle_once(smoke, tmp_path: Path) -> None:
