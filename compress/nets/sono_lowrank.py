@@ -23,7 +23,7 @@ from torch import nn
 from compress.nets.families import Family, register_family
 from compress.nets.plane_student import N_CLASSES, SonoShaped
 from compress.nets.sononet import BLOCKS, BN_EPS, SonoNet16
-from compress.nets.sononet_cut import INPUT_SCALE, conv_layers, pooled_after
+from compress.nets.sononet_cut import INPUT_SCALE, conv_layers, pooled_after, sono_stack
 
 WIDTHS = tuple(c for c, _ in BLOCKS)  # SonoNet-16's widths, kept whole
 RANK_FRACTION = 0.25
@@ -58,16 +58,7 @@ class SonoLowRank(SonoShaped):
         n_layers = sum(n for _, n in BLOCKS)
         if len(self.ranks) != n_layers:
             raise ValueError(f"ranks needs one entry per SonoNet-16 conv layer ({n_layers}), got {len(self.ranks)}")
-        blocks, cin, j = [], 1, 0
-        for i, (cout, n) in enumerate(BLOCKS):
-            layers: list[nn.Module] = []
-            for _ in range(n):
-                layers.append(LowRankUnit(cin, cout, self.ranks[j]))
-                cin, j = cout, j + 1
-            if i < len(BLOCKS) - 1:
-                layers.append(nn.MaxPool2d(2))
-            blocks.append(nn.Sequential(*layers))
-        self.features = nn.Sequential(*blocks)
+        self.features, cin = sono_stack(WIDTHS, lambda j, cin, cout: LowRankUnit(cin, cout, self.ranks[j]))
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(2 * cin, n_classes)
         self.widths = WIDTHS

@@ -9,6 +9,8 @@ the input is standardised per image as for every other model here.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -16,6 +18,23 @@ from torch import nn
 from compress.nets.sononet import BLOCKS, SONONET_INPUT, SonoNet16
 
 INPUT_SCALE = float(SONONET_INPUT["normalise"]["scale"])
+
+
+def sono_stack(widths: tuple[int, ...], unit: Callable[[int, int, int], nn.Module]) -> tuple[nn.Sequential, int]:
+    """SonoNet-16's layout (BLOCKS: 2, 2, 3, 3, 3 conv units, max pooling after blocks 1-4) with `widths[i]`
+    output channels in block i; unit(j, cin, cout) makes conv unit j. Returns (features, last width)."""
+    if len(widths) != len(BLOCKS):
+        raise ValueError(f"widths needs one channel count per SonoNet block ({len(BLOCKS)}), got {widths}")
+    blocks, cin, j = [], 1, 0
+    for i, ((_, n), cout) in enumerate(zip(BLOCKS, widths)):
+        layers: list[nn.Module] = []
+        for _ in range(n):
+            layers.append(unit(j, cin, cout))
+            cin, j = cout, j + 1
+        if i < len(BLOCKS) - 1:
+            layers.append(nn.MaxPool2d(2))
+        blocks.append(nn.Sequential(*layers))
+    return nn.Sequential(*blocks), cin
 
 
 def conv_layers(model: nn.Module) -> list[nn.Sequential]:

@@ -15,8 +15,8 @@ from torch import nn
 
 from compress.nets.families import Family, register_family
 from compress.nets.plane_student import N_CLASSES, SonoShaped
-from compress.nets.sononet import BLOCKS, BN_EPS, SonoNet16, load_sononet16
-from compress.nets.sononet_cut import conv_layers, copy_strongest_filters
+from compress.nets.sononet import BN_EPS, SonoNet16, load_sononet16
+from compress.nets.sononet_cut import conv_layers, copy_strongest_filters, sono_stack
 
 WIDTHS = (8, 16, 32, 64, 128)  # output channels kept of SonoNet-16's five blocks (16, 32, 64, 128, 128)
 
@@ -31,19 +31,8 @@ class SonoStudent(SonoShaped):
 
     def __init__(self, widths: tuple[int, ...] = WIDTHS, n_classes: int = N_CLASSES, dropout: float = 0.2) -> None:
         super().__init__()
-        if len(widths) != len(BLOCKS):
-            raise ValueError(f"widths needs one channel count per SonoNet block ({len(BLOCKS)}), got {widths}")
         self.widths = tuple(int(w) for w in widths)
-        blocks, cin = [], 1
-        for i, ((_, n), cout) in enumerate(zip(BLOCKS, self.widths)):
-            layers: list[nn.Module] = []
-            for _ in range(n):
-                layers.append(_conv_bn(cin, cout))
-                cin = cout
-            if i < len(BLOCKS) - 1:
-                layers.append(nn.MaxPool2d(2))
-            blocks.append(nn.Sequential(*layers))
-        self.features = nn.Sequential(*blocks)
+        self.features, cin = sono_stack(self.widths, lambda _j, cin, cout: _conv_bn(cin, cout))
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(2 * cin, n_classes)
 
