@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 EDGE_PY := $(EDGE_VENV)/bin/python
 TORCH ?= torch==2.13.0
 
-.PHONY: demo test test-device venv edge-venv mosquitto chromium clean bench
+.PHONY: demo test test-device venv edge-venv mosquitto chromium shellcheck clean bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,15 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
+# The Jetson image's shell scripts are linted in the tests (tests/test_jetson_image.py).
+shellcheck:
+	@command -v shellcheck >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck)
+
 demo: edge-venv
 	$(EDGE_PY) -m edge demo
 
-test: venv mosquitto chromium
+test: venv mosquitto chromium shellcheck
 	$(PY) -m pytest -q
 	$(MAKE) test-device
 
