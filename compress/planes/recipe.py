@@ -41,7 +41,8 @@ class PlaneRecipe:
 
         if self.student_arch not in family_names("planes"):
             raise ConfigError(f"student.family {self.student_arch!r} is not a registered plane family; choose one of "
-                              f"{family_names('planes')}")
+                              f"{family_names('planes')} (families tried and not adopted register when their "
+                              "research/planes module is imported: research/README.md)")
         if self.n_aug < 0 or self.n_junk < 0 or self.hc18_images < 0:
             raise ConfigError("task_options n_aug, n_junk, hc18_images must be >= 0")
         if self.epochs < 1 or self.cv_epochs < 1 or self.folds < 2:
