@@ -23,14 +23,9 @@ from torch import nn
 from compress.nets.families import Family, register_family
 from compress.nets.segnet import DSBlock
 from compress.nets.sononet_cut import copy_strongest_filters
-from compress.nets.sononet import BLOCKS, BN_EPS, SonoNet16, load_sononet16
+from compress.nets.sononet import BLOCKS, SonoNet16, conv_bn, load_sononet16
 
 WIDTHS = (8, 16, 32, 64, 128)
-
-
-def _conv_bn(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout, eps=BN_EPS),
-                         nn.ReLU(inplace=True))
 
 
 class SonoSeg(nn.Module):
@@ -41,7 +36,7 @@ class SonoSeg(nn.Module):
         self.widths = tuple(int(w) for w in widths)
         blocks, cin = [], 1
         for (_, n), cout in zip(BLOCKS, self.widths):
-            blocks.append(nn.Sequential(*[_conv_bn(cin if i == 0 else cout, cout) for i in range(n)]))
+            blocks.append(nn.Sequential(*[conv_bn(cin if i == 0 else cout, cout, 3) for i in range(n)]))
             cin = cout
         self.blocks = nn.ModuleList(blocks)
         w = self.widths

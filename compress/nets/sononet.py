@@ -28,7 +28,7 @@ BLOCKS = ((16, 2), (32, 2), (64, 3), (128, 3), (128, 3))
 BN_EPS = 1e-4
 
 
-def _conv_bn(cin: int, cout: int, k: int, relu: bool = True) -> nn.Sequential:
+def conv_bn(cin: int, cout: int, k: int, relu: bool = True) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout, eps=BN_EPS)]
     if relu:
         layers.append(nn.ReLU(inplace=True))
@@ -44,13 +44,13 @@ class SonoNet16(nn.Module):
         for i, (cout, n) in enumerate(BLOCKS):
             layers: list[nn.Module] = []
             for _ in range(n):
-                layers.append(_conv_bn(cin, cout, 3))
+                layers.append(conv_bn(cin, cout, 3))
                 cin = cout
             if i < len(BLOCKS) - 1:
                 layers.append(nn.MaxPool2d(2))
             blocks.append(nn.Sequential(*layers))
         self.blocks = nn.ModuleList(blocks)
-        self.adaptation = nn.Sequential(_conv_bn(128, 64, 1), _conv_bn(64, n_classes, 1, relu=False))
+        self.adaptation = nn.Sequential(conv_bn(128, 64, 1), conv_bn(64, n_classes, 1, relu=False))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         for b in self.blocks:

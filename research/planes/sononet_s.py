@@ -15,15 +15,10 @@ from torch import nn
 
 from compress.nets.families import Family, register_family
 from compress.nets.plane_student import N_CLASSES, SonoShaped
-from compress.nets.sononet import BN_EPS, SonoNet16, load_sononet16
+from compress.nets.sononet import SonoNet16, conv_bn, load_sononet16
 from compress.nets.sononet_cut import conv_layers, copy_strongest_filters, sono_stack
 
 WIDTHS = (8, 16, 32, 64, 128)  # output channels kept of SonoNet-16's five blocks (16, 32, 64, 128, 128)
-
-
-def _conv_bn(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout, eps=BN_EPS),
-                         nn.ReLU(inplace=True))
 
 
 class SonoStudent(SonoShaped):
@@ -32,7 +27,7 @@ class SonoStudent(SonoShaped):
     def __init__(self, widths: tuple[int, ...] = WIDTHS, n_classes: int = N_CLASSES, dropout: float = 0.2) -> None:
         super().__init__()
         self.widths = tuple(int(w) for w in widths)
-        self.features, cin = sono_stack(self.widths, lambda _j, cin, cout: _conv_bn(cin, cout))
+        self.features, cin = sono_stack(self.widths, lambda _j, cin, cout: conv_bn(cin, cout, 3))
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(2 * cin, n_classes)
 
